@@ -1,0 +1,61 @@
+"""The Celery app object shared by every process, configured for long GPU renders.
+
+Only job ids travel through the broker; the database holds the job. Settings follow Celery's
+advice for long tasks: acks late, prefetch one, requeue when a worker dies, and a visibility
+timeout longer than the longest render so Redis does not hand a running job to a second worker.
+Workers run `-P solo -c 1`, one process per GPU.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from celery import Celery
+from kombu.entity import Queue
+
+from atelier.settings import Settings, get_settings
+
+RENDER_TASK = "atelier.render"
+SHARED_QUEUE = "render"
+MODEL_QUEUE_PREFIX = "render.model."
+
+
+def model_queue(checkpoint: str) -> str:
+    """Jobs for a checkpoint that some worker holds warm go to that model's own queue."""
+    return f"{MODEL_QUEUE_PREFIX}{checkpoint}"
+
+
+def celery_broker_url(redis_url: str) -> str:
+    """redis-py spells a socket `unix://path`; kombu spells it `redis+socket://path`."""
+    if redis_url.startswith("unix://"):
+        return "redis+socket://" + redis_url.removeprefix("unix://")
+    return redis_url
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("atelier", broker=celery_broker_url(settings.redis_url))
+    visibility = settings.render.max_render_seconds + 600
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": visibility},
+        task_default_queue=SHARED_QUEUE,
+        task_queues=[Queue(SHARED_QUEUE)],  # type: ignore[no-untyped-call]
+        task_routes={RENDER_TASK: {"queue": SHARED_QUEUE}},
+        worker_send_task_events=False,
+        worker_enable_remote_control=True,
+    )
+    return app
+
+
+@lru_cache(maxsize=1)
+def celery_app() -> Celery:
+    """The process-wide app, built from the process's settings."""
+    return make_celery(get_settings())

@@ -1,0 +1,259 @@
+"""The life of a job: submit, claim, progress, complete, fail, and the sweeper that recovers lost ones.
+
+The database decides who runs a job. A claim is one conditional UPDATE (queued, or running with a
+lapsed lease), so two workers never both hold a job; completion is conditional on still holding
+it, so a redelivered or duplicated message for a finished job changes nothing. The broker may lose
+or repeat messages; the sweeper re-enqueues what it lost, and claims absorb what it repeats.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from atelier import events
+from atelier.errors import NotFound
+from atelier.queue import RENDER_TASK, SHARED_QUEUE, celery_app
+from atelier.recipe import Recipe, parse_recipe
+from atelier.schema import Image, Job, JobSource, JobState, ModelFile
+from atelier.services.models import resolve_checkpoint
+from atelier.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RENDER_SECONDS = 10.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; all of ours are UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """What a worker made for one image of a job, ready to be recorded."""
+
+    index: int
+    seed: int
+    file_path: str
+    thumbnail_path: str
+    width: int
+    height: int
+    infotext: str
+
+
+def enqueue(job: Job) -> None:
+    """Hand the job id to the broker; on failure the job stays queued and the sweeper retries."""
+    celery_app().send_task(RENDER_TASK, args=[job.id], queue=SHARED_QUEUE)
+
+
+def submit(
+    session: Session,
+    settings: Settings,
+    data: Mapping[str, Any],
+    *,
+    source: JobSource,
+    owner_id: int | None = None,
+    parent_image_id: int | None = None,
+    discord_channel_id: int | None = None,
+    discord_message_id: int | None = None,
+) -> Job:
+    """The one way to create a job: validate, write, commit, then enqueue the id."""
+    recipe = parse_recipe(data)
+    checkpoint = resolve_checkpoint(session, recipe.checkpoint)
+    recipe = Recipe.from_json({**recipe.to_json(), "checkpoint": checkpoint.name})
+    job = Job(
+        owner_id=owner_id,
+        source=source,
+        recipe=recipe.to_json(),
+        checkpoint_id=checkpoint.id,
+        state=JobState.QUEUED,
+        progress_total=recipe.steps,
+        parent_image_id=parent_image_id,
+        discord_channel_id=discord_channel_id,
+        discord_message_id=discord_message_id,
+    )
+    session.add(job)
+    session.commit()
+    try:
+        enqueue(job)
+    except Exception:  # broker down: the job is safe in the database; the sweeper enqueues it later
+        log.exception("job %s: enqueue failed; the sweeper will retry", job.id)
+    else:
+        job.enqueued_at = _now()
+    job.queue_position, job.eta_seconds = queue_estimate(session, job)
+    session.commit()
+    return job
+
+
+def get_job(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} does not exist")
+    return job
+
+
+def average_render_seconds(session: Session, checkpoint_id: int | None) -> float:
+    recent = select(Job.started_at, Job.finished_at).where(
+        Job.state == JobState.DONE, Job.checkpoint_id == checkpoint_id
+    )
+    rows = session.execute(recent.order_by(Job.id.desc()).limit(20)).all()
+    spans = [
+        (finish - start).total_seconds()
+        for start, finish in ((_aware(a), _aware(b)) for a, b in rows)
+        if start is not None and finish is not None
+    ]
+    return sum(spans) / len(spans) if spans else DEFAULT_RENDER_SECONDS
+
+
+def queue_estimate(session: Session, job: Job) -> tuple[int, float]:
+    """Position (1 = next to run) and seconds until this job should be done, on one worker."""
+    ahead = session.scalar(select(func.count()).select_from(Job).where(Job.state == JobState.QUEUED, Job.id < job.id))
+    running = session.scalar(select(func.count()).select_from(Job).where(Job.state == JobState.RUNNING))
+    position = int(ahead or 0) + 1
+    per_job = average_render_seconds(session, job.checkpoint_id)
+    return position, per_job * (position + int(running or 0))
+
+
+def claim(session: Session, job_id: int, worker: str, lease_seconds: float) -> Job | None:
+    """Take the job if nobody holds it; None when it is finished or held by a live worker."""
+    now = _now()
+    claimable = or_(
+        Job.state == JobState.QUEUED,
+        (Job.state == JobState.RUNNING) & (Job.lease_expires_at < now),
+    )
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, claimable)
+        .values(
+            state=JobState.RUNNING,
+            attempts=Job.attempts + 1,
+            lease_owner=worker,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            started_at=now,
+            progress_step=0,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    job = session.get(Job, job_id, populate_existing=True)
+    assert job is not None
+    return job
+
+
+def renew_lease(session: Session, job_id: int, worker: str, lease_seconds: float, step: int) -> bool:
+    """Extend the lease and record progress; False if the job was taken away or cancelled."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.lease_owner == worker, Job.state == JobState.RUNNING)
+        .values(lease_expires_at=_now() + timedelta(seconds=lease_seconds), progress_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+def complete(session: Session, client: redis.Redis, job_id: int, worker: str, images: Sequence[ImageRecord]) -> bool:
+    """Record the images and mark the job done, once; False (and no change) if we no longer hold it."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.lease_owner == worker, Job.state == JobState.RUNNING)
+        .values(state=JobState.DONE, finished_at=_now(), lease_expires_at=None, error=None)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return False
+    for record in images:
+        session.add(Image(job_id=job_id, **record.__dict__))
+    session.commit()
+    image_ids = list(session.scalars(select(Image.id).where(Image.job_id == job_id).order_by(Image.index)))
+    events.publish(client, "done", job_id, image_ids=image_ids)
+    return True
+
+
+def fail(
+    session: Session, client: redis.Redis, job_id: int, worker: str, reason: str, max_attempts: int
+) -> JobState | None:
+    """A render raised: requeue while attempts remain, else mark failed with the reason."""
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None or job.lease_owner != worker or job.state != JobState.RUNNING:
+        return None
+    if job.attempts < max_attempts:
+        job.state, job.lease_owner, job.lease_expires_at = JobState.QUEUED, None, None
+        job.error = reason
+        session.commit()
+        enqueue(job)
+        return JobState.QUEUED
+    job.state, job.error, job.finished_at, job.lease_expires_at = JobState.FAILED, reason, _now(), None
+    session.commit()
+    events.publish(client, "failed", job_id, error=reason)
+    return JobState.FAILED
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    requeued: list[int]
+    failed: list[int]
+
+
+def sweep(session: Session, client: redis.Redis, settings: Settings, stale_after: float) -> SweepReport:
+    """Re-enqueue jobs the broker lost (queued, not enqueued for `stale_after` s) and jobs whose worker
+    died (running past the lease); jobs out of attempts are failed with a reason."""
+    now = _now()
+    requeued: list[int] = []
+    failed: list[int] = []
+    expired = session.scalars(
+        select(Job).where(Job.state == JobState.RUNNING, Job.lease_expires_at < now).with_for_update()
+    ).all()
+    for job in expired:
+        if job.attempts >= settings.render.max_attempts:
+            job.state, job.finished_at = JobState.FAILED, now
+            job.error = f"the worker stopped responding during {job.attempts} attempts"
+            failed.append(job.id)
+        else:
+            job.state, job.lease_owner, job.lease_expires_at = JobState.QUEUED, None, None
+            job.enqueued_at = None
+    session.commit()
+    stale = session.scalars(
+        select(Job).where(
+            Job.state == JobState.QUEUED,
+            or_(Job.enqueued_at.is_(None), Job.enqueued_at < now - timedelta(seconds=stale_after)),
+        )
+    ).all()
+    for job in stale:
+        try:
+            enqueue(job)
+        except Exception:
+            log.exception("sweeper: enqueue of job %s failed", job.id)
+            continue
+        job.enqueued_at = now
+        requeued.append(job.id)
+    session.commit()
+    for job_id in failed:
+        events.publish(client, "failed", job_id, error="the worker stopped responding")
+    return SweepReport(requeued=requeued, failed=failed)
+
+
+def checkpoint_of(session: Session, job: Job) -> ModelFile:
+    if job.checkpoint_id is None:
+        raise NotFound(f"job {job.id} names no checkpoint")
+    model = session.get(ModelFile, job.checkpoint_id)
+    if model is None:
+        raise NotFound(f"checkpoint of job {job.id} is gone from the registry")
+    return model

@@ -1,0 +1,101 @@
+"""The model registry: which checkpoints exist in the store, which are enabled, which is default.
+
+`scan` registers what it finds under `models/checkpoints` (single `.safetensors` files in A1111
+layout, or diffusers folders). Pickle files (`.ckpt`, `.pt`, `.bin`) are never loaded: they can run
+code when opened, so the scan lists them as refused instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from atelier.errors import InvalidInput
+from atelier.hashes import hash_directory, hash_model_file
+from atelier.schema import ModelFile, ModelKind
+
+PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
+
+
+@dataclass
+class ScanReport:
+    added: list[str] = field(default_factory=list)
+    known: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def _candidates(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if p.suffix == ".safetensors" or (p / "model_index.json").is_file()]
+    found += [p for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES]
+    return sorted(found)
+
+
+def scan(session: Session, models_dir: Path, default_checkpoint: str = "") -> ScanReport:
+    """Register new checkpoints found in the store; the first one (or `default_checkpoint`) is default."""
+    report = ScanReport()
+    existing = {m.name: m for m in session.scalars(select(ModelFile).where(ModelFile.kind == ModelKind.CHECKPOINT))}
+    for path in _candidates(models_dir / "checkpoints"):
+        name = path.stem if path.is_file() else path.name
+        if path.suffix in PICKLE_SUFFIXES:
+            report.refused.append(f"{path.name}: pickle files can run code when loaded; convert it to .safetensors")
+            continue
+        if name in existing:
+            report.known.append(name)
+            continue
+        hashes = hash_directory(path) if path.is_dir() else hash_model_file(path)
+        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+        model = ModelFile(
+            kind=ModelKind.CHECKPOINT,
+            name=name,
+            file_path=str(path.relative_to(models_dir)),
+            sha256=hashes.sha256,
+            autov2=hashes.autov2,
+            autov3=hashes.autov3,
+            base_arch="sd1",
+            size_bytes=size,
+            enabled=True,
+            is_default=False,
+            trigger_words=[],
+        )
+        session.add(model)
+        existing[name] = model
+        report.added.append(name)
+    session.flush()
+    if existing and not any(m.is_default for m in existing.values()):
+        chosen = existing.get(default_checkpoint) or existing[sorted(existing)[0]]
+        chosen.is_default = True
+    session.commit()
+    return report
+
+
+def enabled_checkpoints(session: Session) -> list[ModelFile]:
+    query = select(ModelFile).where(ModelFile.kind == ModelKind.CHECKPOINT, ModelFile.enabled.is_(True))
+    return list(session.scalars(query.order_by(ModelFile.name)))
+
+
+def default_checkpoint(session: Session) -> ModelFile | None:
+    checkpoints = enabled_checkpoints(session)
+    return next((m for m in checkpoints if m.is_default), checkpoints[0] if checkpoints else None)
+
+
+def resolve_checkpoint(session: Session, name: str) -> ModelFile:
+    """The enabled checkpoint called `name` (or the default for ""), or an error that suggests names."""
+    checkpoints = enabled_checkpoints(session)
+    if not checkpoints:
+        raise InvalidInput("checkpoint", "no checkpoint is enabled; a moderator must add one to the model store")
+    if not name:
+        chosen = default_checkpoint(session)
+        assert chosen is not None
+        return chosen
+    for model in checkpoints:
+        if name in (model.name, model.autov2, model.sha256):
+            return model
+    names = [m.name for m in checkpoints]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.4) or names[:5]
+    raise InvalidInput("checkpoint", f"unknown model {name!r}; did you mean {', '.join(close)}?")

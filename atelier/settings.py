@@ -1,0 +1,147 @@
+"""Settings, one class per concern, read from `ATELIER_*` environment variables or `.env`.
+
+With nothing configured Atelier runs on the embedded default: SQLite under `./data`, an embedded
+Redis server whose socket lives under `./data`, and the model store in `./models`. Production
+sets the URLs explicitly, and then placeholder secrets are refused.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me"
+
+
+def _config() -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix="ATELIER_", env_file=".env", extra="ignore")
+
+
+class PathSettings(BaseSettings):
+    """Where Atelier keeps its files."""
+
+    model_config = _config()
+
+    data_dir: Path = Path("data")
+    models_dir: Path = Path("models")
+
+    @property
+    def images_dir(self) -> Path:
+        return self.data_dir / "images"
+
+    @property
+    def embedded_redis_socket(self) -> Path:
+        return self.data_dir / "redis.sock"
+
+
+class DatabaseSettings(BaseSettings):
+    """The record of truth. Empty means the embedded SQLite file under the data dir."""
+
+    model_config = _config()
+
+    database_url: str = ""
+
+
+class RedisSettings(BaseSettings):
+    """Broker and event bus. Empty means the embedded Redis server under the data dir."""
+
+    model_config = _config()
+
+    redis_url: str = ""
+
+
+class RenderSettings(BaseSettings):
+    """Limits that keep one job from holding a worker forever."""
+
+    model_config = _config()
+
+    # Longest render we expect, in seconds: the broker's visibility timeout and the claim lease
+    # are derived from it, so a slow render is never handed to a second worker.
+    max_render_seconds: int = 1800
+    max_attempts: int = 3
+    default_checkpoint: str = "atelier-tiny-v1"
+    device: str = "auto"
+
+
+class DiscordSettings(BaseSettings):
+    """The bot starts only when a token is set."""
+
+    model_config = _config()
+
+    discord_token: str = ""
+    discord_app_id: str = ""
+    discord_guild_id: str = ""
+    # Points the bot at another Discord API endpoint (a proxy, or the project's fake Discord in tests).
+    discord_api_base: str = ""
+
+
+class WebSettings(BaseSettings):
+    """The gallery's address, its login and its signing key."""
+
+    model_config = _config()
+
+    gallery_host: str = "127.0.0.1"
+    gallery_port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    oauth_client_id: str = ""
+    oauth_client_secret: str = ""
+    secret_key: str = PLACEHOLDER_SECRET
+
+
+class Settings(BaseSettings):
+    """All settings together; `embedded` tells whether we run on the zero-server default."""
+
+    model_config = _config()
+
+    paths: PathSettings = PathSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    render: RenderSettings = RenderSettings()
+    discord: DiscordSettings = DiscordSettings()
+    web: WebSettings = WebSettings()
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if not self.embedded and self.web.secret_key == PLACEHOLDER_SECRET:
+            raise ValueError(
+                "ATELIER_SECRET_KEY is still the placeholder; set a long random value "
+                "before running against an external database or Redis"
+            )
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return not self.database.database_url and not self.redis.redis_url
+
+    @property
+    def database_url(self) -> str:
+        if self.database.database_url:
+            return self.database.database_url
+        return f"sqlite:///{(self.paths.data_dir / 'atelier.db').resolve()}"
+
+    @property
+    def redis_url(self) -> str:
+        if self.redis.redis_url:
+            return self.redis.redis_url
+        return f"unix://{self.paths.embedded_redis_socket.resolve()}"
+
+
+def load_settings() -> Settings:
+    """Read settings afresh (tests and child processes change the environment)."""
+    return Settings(
+        paths=PathSettings(),
+        database=DatabaseSettings(),
+        redis=RedisSettings(),
+        render=RenderSettings(),
+        discord=DiscordSettings(),
+        web=WebSettings(),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
