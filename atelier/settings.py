@@ -62,6 +62,10 @@ class RenderSettings(BaseSettings):
     # are derived from it, so a slow render is never handed to a second worker.
     max_render_seconds: int = 1800
     max_attempts: int = 3
+    # A worker renews its claim every few seconds while it renders; a claim not renewed for
+    # `lease_seconds` means the worker died, and the sweeper hands the job to another.
+    lease_seconds: float = 60.0
+    sweep_interval_seconds: float = 15.0
     default_checkpoint: str = "atelier-tiny-v1"
     device: str = "auto"
 

@@ -1,0 +1,1 @@
+"""The render worker: the only package that imports torch, diffusers and transformers."""

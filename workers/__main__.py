@@ -1,0 +1,34 @@
+"""`python -m workers`: one Celery worker process, solo pool, one job at a time (one per GPU)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from atelier.queue import SHARED_QUEUE
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from workers.app import app
+
+    app.worker_main(
+        [
+            "worker",
+            "-P",
+            "solo",
+            "-c",
+            "1",
+            "-Q",
+            SHARED_QUEUE,
+            "-n",
+            f"render-{os.getpid()}@%h",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()
