@@ -91,11 +91,16 @@ def _in_range(name: str, value: float, low: float, high: float) -> None:
         raise InvalidInput(name, f"must be between {low:g} and {high:g}, got {value:g}")
 
 
-def parse_recipe(data: Mapping[str, Any], *, default_checkpoint: str = "") -> Recipe:
+def checkpoint_name(data: Mapping[str, Any]) -> str:
+    """The checkpoint a request names ("" for the default), checked like every other text field."""
+    return _text(data, "checkpoint", required=False)
+
+
+def parse_recipe(data: Mapping[str, Any], *, default_size: int = 512) -> Recipe:
     """Turn raw user input (form fields, slash-command options, JSON) into a checked Recipe."""
     prompt = _text(data, "prompt", required=True)
     negative = _text(data, "negative_prompt", required=False)
-    checkpoint = _text(data, "checkpoint", required=False) or default_checkpoint
+    checkpoint = checkpoint_name(data)
     sampler = _text(data, "sampler", required=False) or DEFAULT_SAMPLER
     if sampler not in SAMPLERS:
         raise InvalidInput("sampler", f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
@@ -104,8 +109,8 @@ def parse_recipe(data: Mapping[str, Any], *, default_checkpoint: str = "") -> Re
     _in_range("steps", steps, *STEPS_RANGE)
     cfg = _number(data, "cfg_scale", 7.0, float)
     _in_range("cfg_scale", cfg, *CFG_RANGE)
-    width = _number(data, "width", 512, int)
-    height = _number(data, "height", 512, int)
+    width = _number(data, "width", default_size, int)
+    height = _number(data, "height", default_size, int)
     for name, size in (("width", width), ("height", height)):
         _in_range(name, size, *SIZE_RANGE)
         if size % 8:

@@ -101,6 +101,8 @@ class ModelFile(Base):
     autov2: Mapped[str] = mapped_column(String(10), index=True)
     autov3: Mapped[str | None] = mapped_column(String(12))
     base_arch: Mapped[str] = mapped_column(String(20), default="sd1")
+    # The image edge the checkpoint was trained at: the default size of its renders.
+    native_size: Mapped[int] = mapped_column(Integer, default=512)
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)

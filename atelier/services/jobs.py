@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from atelier import events
 from atelier.errors import NotFound
 from atelier.queue import RENDER_TASK, SHARED_QUEUE, celery_app
-from atelier.recipe import Recipe, parse_recipe
+from atelier.recipe import Recipe, checkpoint_name, parse_recipe
 from atelier.schema import Image, Job, JobSource, JobState, ModelFile
 from atelier.services.models import resolve_checkpoint
 from atelier.settings import Settings
@@ -72,8 +72,8 @@ def submit(
     discord_message_id: int | None = None,
 ) -> Job:
     """The one way to create a job: validate, write, commit, then enqueue the id."""
-    recipe = parse_recipe(data)
-    checkpoint = resolve_checkpoint(session, recipe.checkpoint)
+    checkpoint = resolve_checkpoint(session, checkpoint_name(data))
+    recipe = parse_recipe(data, default_size=checkpoint.native_size)
     recipe = Recipe.from_json({**recipe.to_json(), "checkpoint": checkpoint.name})
     job = Job(
         owner_id=owner_id,

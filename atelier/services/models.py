@@ -8,6 +8,7 @@ code when opened, so the scan lists them as refused instead.
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,18 @@ def _candidates(folder: Path) -> list[Path]:
     return sorted(found)
 
 
+def native_size(models_dir: Path, checkpoint: Path) -> int:
+    """Read the training resolution from the checkpoint's diffusers configs (UNet sample size times
+    the VAE's downscale factor); 512, the SD1 size, when no config says otherwise."""
+    folder = checkpoint if checkpoint.is_dir() else models_dir / "configs" / checkpoint.stem
+    try:
+        unet = json.loads((folder / "unet" / "config.json").read_text())
+        vae = json.loads((folder / "vae" / "config.json").read_text())
+        return int(unet["sample_size"]) * int(2 ** (len(vae["block_out_channels"]) - 1))
+    except (OSError, KeyError, TypeError, ValueError):
+        return 512
+
+
 def scan(session: Session, models_dir: Path, default_checkpoint: str = "") -> ScanReport:
     """Register new checkpoints found in the store; the first one (or `default_checkpoint`) is default."""
     report = ScanReport()
@@ -58,6 +71,7 @@ def scan(session: Session, models_dir: Path, default_checkpoint: str = "") -> Sc
             autov2=hashes.autov2,
             autov3=hashes.autov3,
             base_arch="sd1",
+            native_size=native_size(models_dir, path),
             size_bytes=size,
             enabled=True,
             is_default=False,

@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("autov2", sa.String(length=10), nullable=False),
         sa.Column("autov3", sa.String(length=12), nullable=True),
         sa.Column("base_arch", sa.String(length=20), nullable=False),
+        sa.Column("native_size", sa.Integer(), nullable=False),
         sa.Column("size_bytes", sa.BigInteger(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("is_default", sa.Boolean(), nullable=False),

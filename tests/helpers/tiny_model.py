@@ -55,7 +55,7 @@ def build_tiny_pipeline(folder: Path) -> Path:
     unet = UNet2DConditionModel(
         block_out_channels=(8, 16),
         layers_per_block=1,
-        sample_size=8,
+        sample_size=32,
         in_channels=4,
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),

@@ -1,0 +1,171 @@
+"""The `atelier` command: run the whole system or one part of it, migrate, scan models, render.
+
+Parts run as `python -m workers|gallery|bot` child processes, so this module never imports torch,
+discord or fastapi itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from atelier.settings import Settings, get_settings
+
+app = typer.Typer(help="Atelier: a community's shared Stable Diffusion studio.", no_args_is_help=True)
+models_app = typer.Typer(help="Manage the model store.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def _exec_module(module: str, *args: str) -> None:
+    os.execv(sys.executable, [sys.executable, "-m", module, *args])
+
+
+def _prepare(settings: Settings) -> None:
+    """Migrate the database and register the store's checkpoints: every start needs both."""
+    from atelier.db import migrate, session_scope
+    from atelier.services.models import scan
+
+    settings.paths.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        report = scan(session, settings.paths.models_dir, settings.render.default_checkpoint)
+    for line in report.refused:
+        typer.echo(f"refused: {line}", err=True)
+
+
+@app.command()
+def up() -> None:
+    """Start everything: embedded Redis (when no Redis URL is set), migrations, worker, gallery, bot."""
+    from atelier.supervisor import Part, Supervisor, python_module
+
+    settings = get_settings()
+    redis_process = None
+    if not settings.redis.redis_url:
+        from atelier.embedded import start_embedded_redis
+
+        redis_process = start_embedded_redis(settings.paths.data_dir, settings.paths.embedded_redis_socket)
+    try:
+        _prepare(settings)
+        parts = [Part("worker", python_module("workers")), Part("gallery", python_module("gallery"))]
+        if settings.discord.discord_token:
+            parts.append(Part("bot", python_module("bot")))
+        else:
+            typer.echo("atelier: no ATELIER_DISCORD_TOKEN set; the Discord bot stays off")
+        typer.echo(f"atelier: gallery on http://{settings.web.gallery_host}:{settings.web.gallery_port}")
+        code = Supervisor(parts).run()
+    finally:
+        if redis_process is not None:
+            redis_process.terminate()
+            redis_process.wait(10)
+    raise typer.Exit(code)
+
+
+@app.command()
+def worker() -> None:
+    """Run one render worker (Celery, solo pool, one job at a time: one per GPU)."""
+    _prepare(get_settings())
+    _exec_module("workers")
+
+
+@app.command()
+def gallery() -> None:
+    """Run the web gallery."""
+    _prepare(get_settings())
+    _exec_module("gallery")
+
+
+@app.command()
+def bot() -> None:
+    """Run the Discord bot (needs ATELIER_DISCORD_TOKEN)."""
+    _prepare(get_settings())
+    _exec_module("bot")
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    from atelier.db import migrate as run_migrations
+
+    run_migrations(get_settings().database_url)
+    typer.echo("database is up to date")
+
+
+@models_app.command("scan")
+def models_scan() -> None:
+    """Register new checkpoints found in the model store."""
+    from atelier.db import migrate as run_migrations
+    from atelier.db import session_scope
+    from atelier.services.models import scan
+
+    settings = get_settings()
+    run_migrations(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        report = scan(session, settings.paths.models_dir, settings.render.default_checkpoint)
+    typer.echo(json.dumps(report.__dict__, indent=2))
+
+
+@app.command()
+def sweep() -> None:
+    """Re-enqueue lost jobs and fail jobs out of attempts, once."""
+    from atelier import events
+    from atelier.db import session_scope
+    from atelier.services.jobs import sweep as run_sweep
+
+    settings = get_settings()
+    with session_scope(settings.database_url) as session:
+        report = run_sweep(
+            session, events.redis_client(settings.redis_url), settings, settings.render.max_render_seconds
+        )
+    typer.echo(f"requeued {report.requeued}, failed {report.failed}")
+
+
+@app.command("train-bundled")
+def train_bundled(args: Annotated[list[str] | None, typer.Argument(help="options for the trainer")] = None) -> None:
+    """Train the bundled tiny model from scratch (see models/MODEL_CARD.md)."""
+    _exec_module("workers.training", *(args or []))
+
+
+@app.command()
+def render(
+    prompt: str,
+    negative: Annotated[str, typer.Option(help="negative prompt")] = "",
+    model: Annotated[str, typer.Option(help="checkpoint name (default: the default checkpoint)")] = "",
+    sampler: Annotated[str, typer.Option()] = "Euler a",
+    steps: Annotated[int, typer.Option()] = 20,
+    cfg: Annotated[float, typer.Option(help="CFG scale")] = 7.0,
+    width: Annotated[int | None, typer.Option(help="default: the checkpoint's native size")] = None,
+    height: Annotated[int | None, typer.Option()] = None,
+    seed: Annotated[int, typer.Option(help="-1 for random")] = -1,
+    count: Annotated[int, typer.Option(help="images (1-4)")] = 1,
+    timeout: Annotated[float, typer.Option(help="seconds to wait")] = 600.0,
+) -> None:
+    """Submit a render to the running system, wait for it, and print the image paths."""
+    from atelier.cli_render import submit_and_wait
+
+    fields = {
+        "prompt": prompt,
+        "negative_prompt": negative,
+        "checkpoint": model,
+        "sampler": sampler,
+        "steps": steps,
+        "cfg_scale": cfg,
+        "width": width,
+        "height": height,
+        "seed": seed,
+        "count": count,
+    }
+    paths = submit_and_wait(get_settings(), {k: v for k, v in fields.items() if v is not None}, timeout)
+    for path in paths:
+        typer.echo(str(path))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Job services on real databases and real Redis: submit, claim, complete, fail, sweep."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from atelier import queue as atelier_queue
+from atelier.db import session_factory
+from atelier.errors import InvalidInput
+from atelier.events import ALL_EVENTS
+from atelier.queue import SHARED_QUEUE
+from atelier.schema import Image, Job, JobSource, JobState
+from atelier.services import jobs
+from atelier.settings import Settings
+
+RECORD = jobs.ImageRecord(index=0, seed=1, file_path="ab/x.png", thumbnail_path="ab/x.webp", width=64, height=64,
+                          infotext="x")  # fmt: skip
+
+
+@pytest.fixture
+def session(registered: Settings) -> Session:
+    return session_factory(registered.database_url)()
+
+
+@pytest.fixture
+def broker(registered: Settings) -> redis.Redis:
+    return redis.Redis.from_url(registered.redis_url)
+
+
+def new_job(session: Session, settings: Settings, **fields: object) -> Job:
+    return jobs.submit(session, settings, {"prompt": "a red circle", **fields}, source=JobSource.WEB)
+
+
+def test_submit_writes_the_job_and_enqueues_only_its_id(session: Session, registered: Settings, broker) -> None:
+    """A valid request becomes one queued job and one broker message carrying just the id."""
+    job = new_job(session, registered)
+    assert job.state == JobState.QUEUED and job.queue_position == 1 and job.eta_seconds
+    assert job.recipe["checkpoint"] == "tiny-test" and job.recipe["width"] == 64
+    messages = broker.lrange(SHARED_QUEUE, 0, -1)
+    assert len(messages) == 1
+    assert json.loads(base64.b64decode(json.loads(messages[0])["body"]))[0] == [job.id]
+
+
+def test_submit_refuses_bad_input_without_writing(session: Session, registered: Settings, broker) -> None:
+    """Bad input raises for the field and leaves no job and no message."""
+    with pytest.raises(InvalidInput) as caught:
+        new_job(session, registered, checkpoint="tiny-tset")
+    assert caught.value.field == "checkpoint" and "tiny-test" in caught.value.reason
+    assert session.scalar(select(Job.id)) is None
+    assert broker.llen(SHARED_QUEUE) == 0
+
+
+def test_submit_keeps_the_job_when_the_broker_is_down(
+    session: Session, registered: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With Redis unreachable the job is still written, unenqueued, for the sweeper to send later."""
+    monkeypatch.setenv("ATELIER_REDIS_URL", "redis://127.0.0.1:1/0")
+    atelier_queue.celery_app.cache_clear()
+    monkeypatch.setattr(atelier_queue.celery_app(), "send_task", _refuse)
+    job = new_job(session, registered)
+    assert job.state == JobState.QUEUED and job.enqueued_at is None
+
+
+def _refuse(*_args: object, **_kwargs: object) -> None:
+    raise ConnectionError("broker down")
+
+
+def test_queue_position_counts_the_jobs_ahead(session: Session, registered: Settings) -> None:
+    """The third job submitted is third in line."""
+    positions = [new_job(session, registered).queue_position for _ in range(3)]
+    assert positions == [1, 2, 3]
+
+
+def test_only_one_of_many_concurrent_claims_wins(registered: Settings) -> None:
+    """Eight workers racing for one job: exactly one gets it."""
+    sessions = session_factory(registered.database_url)
+    with sessions() as session:
+        job_id = new_job(session, registered).id
+    winners: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def race(name: str) -> None:
+        with sessions() as own:
+            barrier.wait()
+            if jobs.claim(own, job_id, name, 60) is not None:
+                winners.append(name)
+
+    threads = [threading.Thread(target=race, args=(f"w{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1
+
+
+def test_complete_is_idempotent(session: Session, registered: Settings, broker) -> None:
+    """A second completion (a redelivered message) changes nothing and publishes nothing."""
+    job = new_job(session, registered)
+    assert jobs.claim(session, job.id, "w1", 60)
+    listener = broker.pubsub()
+    listener.subscribe(ALL_EVENTS)
+    assert jobs.complete(session, broker, job.id, "w1", [RECORD]) is True
+    assert jobs.complete(session, broker, job.id, "w1", [RECORD]) is False
+    assert jobs.claim(session, job.id, "w2", 60) is None
+    assert session.query(Image).filter_by(job_id=job.id).count() == 1
+    events = [m for m in iter(lambda: listener.get_message(timeout=0.3), None) if m["type"] == "message"]
+    assert [json.loads(m["data"])["type"] for m in events] == ["job.done"]
+
+
+def test_failure_requeues_until_attempts_run_out(session: Session, registered: Settings, broker) -> None:
+    """A failing render is retried, then marked failed with its reason."""
+    job = new_job(session, registered)
+    states = []
+    for attempt in range(registered.render.max_attempts):
+        assert jobs.claim(session, job.id, f"w{attempt}", 60)
+        states.append(jobs.fail(session, broker, job.id, f"w{attempt}", "RuntimeError: out of memory",
+                                registered.render.max_attempts))  # fmt: skip
+    assert states == [JobState.QUEUED, JobState.QUEUED, JobState.FAILED]
+    session.refresh(job)
+    assert job.error == "RuntimeError: out of memory"
+
+
+def _expire_lease(session: Session, job_id: int) -> None:
+    past = datetime.now(UTC) - timedelta(seconds=5)
+    session.execute(update(Job).where(Job.id == job_id).values(lease_expires_at=past))
+    session.commit()
+
+
+def test_sweeper_requeues_a_job_whose_worker_died(session: Session, registered: Settings, broker) -> None:
+    """A running job past its lease goes back to the queue with a fresh message."""
+    job = new_job(session, registered)
+    jobs.claim(session, job.id, "dead-worker", 60)
+    _expire_lease(session, job.id)
+    broker.delete(SHARED_QUEUE)
+    report = jobs.sweep(session, broker, registered, stale_after=3600)
+    assert report.requeued == [job.id]
+    assert broker.llen(SHARED_QUEUE) == 1
+    assert jobs.complete(session, broker, job.id, "dead-worker", [RECORD]) is False
+
+
+def test_sweeper_fails_a_job_out_of_attempts(session: Session, registered: Settings, broker) -> None:
+    """A job whose worker died on every attempt is failed with a reason, not retried forever."""
+    job = new_job(session, registered)
+    for attempt in range(registered.render.max_attempts):
+        jobs.claim(session, job.id, f"w{attempt}", 60)
+        _expire_lease(session, job.id)
+        if attempt < registered.render.max_attempts - 1:
+            jobs.sweep(session, broker, registered, stale_after=3600)
+    report = jobs.sweep(session, broker, registered, stale_after=3600)
+    assert report.failed == [job.id]
+    session.refresh(job)
+    assert job.state == JobState.FAILED and "stopped responding" in (job.error or "")
+
+
+def test_sweeper_sends_jobs_the_broker_never_got(session: Session, registered: Settings, broker) -> None:
+    """A queued job with no message (broker was down at submit) is enqueued by the sweeper."""
+    job = new_job(session, registered)
+    session.execute(update(Job).where(Job.id == job.id).values(enqueued_at=None))
+    session.commit()
+    broker.delete(SHARED_QUEUE)
+    assert jobs.sweep(session, broker, registered, stale_after=3600).requeued == [job.id]
+    assert broker.llen(SHARED_QUEUE) == 1
