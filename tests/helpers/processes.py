@@ -17,13 +17,15 @@ REPO = Path(__file__).resolve().parents[2]
 class Process:
     """A child process whose output goes to a log file that tests can wait on."""
 
-    def __init__(self, args: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, args: Sequence[str], log_path: Path, env: dict[str, str] | None = None, inherit_env: bool = True
+    ) -> None:
         self.log_path = log_path
         self._log = log_path.open("ab")
         self.popen = subprocess.Popen(
             [sys.executable, *args],
             cwd=REPO,
-            env={**os.environ, **(env or {})},
+            env={**(os.environ if inherit_env else {}), **(env or {})},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
