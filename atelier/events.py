@@ -8,6 +8,7 @@ watching one render listens there).
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 import redis
@@ -21,6 +22,12 @@ def job_channel(job_id: int) -> str:
 
 def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5)
+
+
+@lru_cache(maxsize=4)
+def shared_client(url: str) -> redis.Redis:
+    """A process-wide client (with its connection pool) for request handlers."""
+    return redis_client(url)
 
 
 def publish(client: redis.Redis, kind: str, job_id: int, **data: Any) -> None:

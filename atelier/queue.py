@@ -8,8 +8,10 @@ Workers run `-P solo -c 1`, one process per GPU.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 
+import redis
 from celery import Celery
 from kombu.entity import Queue
 
@@ -20,9 +22,24 @@ SHARED_QUEUE = "render"
 MODEL_QUEUE_PREFIX = "render.model."
 
 
+WARM_KEY_PREFIX = "atelier:warm:"
+WARM_TTL_SECONDS = 45
+
+
 def model_queue(checkpoint: str) -> str:
     """Jobs for a checkpoint that some worker holds warm go to that model's own queue."""
     return f"{MODEL_QUEUE_PREFIX}{checkpoint}"
+
+
+def advertise_warm(client: redis.Redis, checkpoints: Iterable[str]) -> None:
+    """A worker says which checkpoints it holds loaded; the mark lapses unless renewed."""
+    for name in checkpoints:
+        client.set(f"{WARM_KEY_PREFIX}{name}", "1", ex=WARM_TTL_SECONDS)
+
+
+def queue_for(client: redis.Redis, checkpoint: str) -> str:
+    """The model's own queue while a live worker holds it warm (no model switch), else the shared queue."""
+    return model_queue(checkpoint) if client.exists(f"{WARM_KEY_PREFIX}{checkpoint}") else SHARED_QUEUE
 
 
 def celery_broker_url(redis_url: str) -> str:

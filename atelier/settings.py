@@ -67,6 +67,9 @@ class RenderSettings(BaseSettings):
     lease_seconds: float = 60.0
     sweep_interval_seconds: float = 15.0
     default_checkpoint: str = "atelier-tiny-v1"
+    # Checkpoints a worker loads at start and takes from their own queues (comma-separated);
+    # empty means the default checkpoint.
+    worker_checkpoints: str = ""
     device: str = "auto"
 
 

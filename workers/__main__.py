@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import os
 
-from atelier.queue import SHARED_QUEUE
+from atelier.queue import SHARED_QUEUE, model_queue
+from atelier.settings import get_settings
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from workers.app import app
+    from workers.app import app, warm_checkpoint_names
 
+    queues = ",".join([SHARED_QUEUE, *(model_queue(name) for name in warm_checkpoint_names(get_settings()))])
     app.worker_main(
         [
             "worker",
@@ -20,7 +22,7 @@ def main() -> None:
             "-c",
             "1",
             "-Q",
-            SHARED_QUEUE,
+            queues,
             "-n",
             f"render-{os.getpid()}@%h",
             "--loglevel=INFO",

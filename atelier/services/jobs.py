@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from atelier import events
 from atelier.errors import NotFound
-from atelier.queue import RENDER_TASK, SHARED_QUEUE, celery_app
+from atelier.queue import RENDER_TASK, celery_app, queue_for
 from atelier.recipe import Recipe, checkpoint_name, parse_recipe
 from atelier.schema import Image, Job, JobSource, JobState, ModelFile
 from atelier.services.models import resolve_checkpoint
@@ -55,9 +55,10 @@ class ImageRecord:
     infotext: str
 
 
-def enqueue(job: Job) -> None:
+def enqueue(job: Job, client: redis.Redis) -> None:
     """Hand the job id to the broker; on failure the job stays queued and the sweeper retries."""
-    celery_app().send_task(RENDER_TASK, args=[job.id], queue=SHARED_QUEUE)
+    checkpoint = str(job.recipe.get("checkpoint", ""))
+    celery_app().send_task(RENDER_TASK, args=[job.id], queue=queue_for(client, checkpoint))
 
 
 def submit(
@@ -89,7 +90,7 @@ def submit(
     session.add(job)
     session.commit()
     try:
-        enqueue(job)
+        enqueue(job, events.shared_client(settings.redis_url))
     except Exception:  # broker down: the job is safe in the database; the sweeper enqueues it later
         log.exception("job %s: enqueue failed; the sweeper will retry", job.id)
     else:
@@ -198,7 +199,7 @@ def fail(
         job.state, job.lease_owner, job.lease_expires_at = JobState.QUEUED, None, None
         job.error = reason
         session.commit()
-        enqueue(job)
+        enqueue(job, client)
         return JobState.QUEUED
     job.state, job.error, job.finished_at, job.lease_expires_at = JobState.FAILED, reason, _now(), None
     session.commit()
@@ -238,7 +239,7 @@ def sweep(session: Session, client: redis.Redis, settings: Settings, stale_after
     ).all()
     for job in stale:
         try:
-            enqueue(job)
+            enqueue(job, client)
         except Exception:
             log.exception("sweeper: enqueue of job %s failed", job.id)
             continue
