@@ -49,9 +49,8 @@ def celery_broker_url(redis_url: str) -> str:
     return redis_url
 
 
-def make_celery(settings: Settings) -> Celery:
-    app = Celery("atelier", broker=celery_broker_url(settings.redis_url))
-    visibility = settings.render.max_render_seconds + 600
+def make_celery(broker_url: str, visibility_timeout: int) -> Celery:
+    app = Celery("atelier", broker=broker_url)
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -62,7 +61,7 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": visibility},
+        broker_transport_options={"visibility_timeout": visibility_timeout},
         task_default_queue=SHARED_QUEUE,
         task_queues=[Queue(SHARED_QUEUE)],  # type: ignore[no-untyped-call]
         task_routes={RENDER_TASK: {"queue": SHARED_QUEUE}},
@@ -72,7 +71,19 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-@lru_cache(maxsize=1)
-def celery_app() -> Celery:
-    """The process-wide app, built from the process's settings."""
-    return make_celery(get_settings())
+@lru_cache(maxsize=4)
+def _app_for(broker_url: str, visibility_timeout: int) -> Celery:
+    return make_celery(broker_url, visibility_timeout)
+
+
+def celery_app(settings: Settings | None = None) -> Celery:
+    """The app for `settings` (default: the process's), one per broker: a gallery or bot built with
+    explicit settings enqueues on their broker, not on the environment's."""
+    chosen = settings or get_settings()
+    # The visibility timeout covers the longest render plus time a message waits reserved.
+    return _app_for(celery_broker_url(chosen.redis_url), chosen.render.max_render_seconds + 600)
+
+
+def forget_apps() -> None:
+    """Drop cached apps (tests change the broker between cases)."""
+    _app_for.cache_clear()

@@ -67,6 +67,10 @@ def _text(data: Mapping[str, Any], name: str, *, required: bool) -> str:
         raise InvalidInput(name, f"is {len(value)} characters long; the limit is {MAX_PROMPT_CHARS}")
     if "\x00" in value:
         raise InvalidInput(name, "contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidInput(name, f"contains a character that is not valid text at position {error.start}") from None
     return value
 
 

@@ -36,7 +36,7 @@ def measure(database_url: str, count: int) -> dict[str, float]:
     env = {"ATELIER_DATABASE_URL": database_url, "ATELIER_REDIS_URL": REDIS, "ATELIER_SECRET_KEY": "bench"}
     os.environ.update(env)
     get_settings.cache_clear()
-    atelier_queue.celery_app.cache_clear()
+    atelier_queue.forget_apps()
     settings = load_settings()
     redis.Redis.from_url(REDIS).flushdb()
     migrate(database_url)

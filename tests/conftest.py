@@ -87,10 +87,10 @@ def settings(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
-    atelier_queue.celery_app.cache_clear()
+    atelier_queue.forget_apps()
     yield load_settings()
     get_settings.cache_clear()
-    atelier_queue.celery_app.cache_clear()
+    atelier_queue.forget_apps()
 
 
 @pytest.fixture

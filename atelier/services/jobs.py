@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from atelier import events
 from atelier.errors import NotFound
+from atelier.prompt import check_prompt
 from atelier.queue import RENDER_TASK, celery_app, queue_for
 from atelier.recipe import Recipe, checkpoint_name, parse_recipe
 from atelier.schema import Image, Job, JobSource, JobState, ModelFile
@@ -55,10 +56,10 @@ class ImageRecord:
     infotext: str
 
 
-def enqueue(job: Job, client: redis.Redis) -> None:
+def enqueue(job: Job, client: redis.Redis, settings: Settings | None = None) -> None:
     """Hand the job id to the broker; on failure the job stays queued and the sweeper retries."""
     checkpoint = str(job.recipe.get("checkpoint", ""))
-    celery_app().send_task(RENDER_TASK, args=[job.id], queue=queue_for(client, checkpoint))
+    celery_app(settings).send_task(RENDER_TASK, args=[job.id], queue=queue_for(client, checkpoint))
 
 
 def submit(
@@ -76,6 +77,8 @@ def submit(
     checkpoint = resolve_checkpoint(session, checkpoint_name(data))
     recipe = parse_recipe(data, default_size=checkpoint.native_size)
     recipe = Recipe.from_json({**recipe.to_json(), "checkpoint": checkpoint.name})
+    check_prompt(session, recipe.prompt, "prompt", steps=recipe.steps)
+    check_prompt(session, recipe.negative_prompt, "negative_prompt", steps=recipe.steps)
     job = Job(
         owner_id=owner_id,
         source=source,
@@ -90,7 +93,7 @@ def submit(
     session.add(job)
     session.commit()
     try:
-        enqueue(job, events.shared_client(settings.redis_url))
+        enqueue(job, events.shared_client(settings.redis_url), settings)
     except Exception:  # broker down: the job is safe in the database; the sweeper enqueues it later
         log.exception("job %s: enqueue failed; the sweeper will retry", job.id)
     else:
@@ -239,7 +242,7 @@ def sweep(session: Session, client: redis.Redis, settings: Settings, stale_after
     ).all()
     for job in stale:
         try:
-            enqueue(job, client)
+            enqueue(job, client, settings)
         except Exception:
             log.exception("sweeper: enqueue of job %s failed", job.id)
             continue

@@ -29,6 +29,7 @@ def test_defaults_fill_missing_fields() -> None:
         ({"prompt": "x", "count": 5}, "count"),
         ({"prompt": "x", "sampler": "Warp drive"}, "sampler"),
         ({"prompt": "x", "seed": -5}, "seed"),
+        ({"prompt": "lone \ud800 surrogate"}, "prompt"),
         ({"prompt": "x", "negative_prompt": "n" * (MAX_PROMPT_CHARS + 1)}, "negative_prompt"),
     ],
 )

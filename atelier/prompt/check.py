@@ -1,0 +1,49 @@
+"""Prompt checks against the model registry: the one call `submit` makes before it writes a job.
+
+Parsing (`parse.py`) needs no database; this module adds what does: every `<lora:name>` must name an
+enabled LoRA in the registry, and textual-inversion words are looked up among registered embeddings.
+Unknown names fail at submit time with the closest registered names, not on a worker minutes later.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from atelier.prompt.errors import PromptError
+from atelier.prompt.parse import ParsedPrompt, parse_prompt
+from atelier.schema import ModelFile, ModelKind
+
+
+def check_prompt(session: Session, text: str, field: str, *, steps: int = 20) -> ParsedPrompt:
+    """Parse `text` for `field` ("prompt" or "negative_prompt") and resolve its LoRAs and embeddings."""
+    rows = session.scalars(select(ModelFile).where(ModelFile.kind.in_([ModelKind.LORA, ModelKind.EMBEDDING])))
+    models = list(rows)
+    embeddings = [m.name for m in models if m.kind == ModelKind.EMBEDDING]
+    parsed = parse_prompt(text, field, steps=steps, embedding_names=embeddings)
+    loras = {m.name: m for m in models if m.kind == ModelKind.LORA}
+    for ref in parsed.networks:
+        model = loras.get(ref.name)
+        if model is None:
+            raise PromptError(field, _unknown_lora(ref.name, sorted(n for n, m in loras.items() if m.enabled)),
+                              ref.position, text)  # fmt: skip
+        if not model.enabled:
+            raise PromptError(field, f"LoRA {ref.name!r} is disabled by the moderators", ref.position, text)
+    disabled = {m.name for m in models if m.kind == ModelKind.EMBEDDING and not m.enabled}
+    for name in parsed.embeddings:
+        if name in disabled:
+            position = text.lower().find(name.lower())
+            raise PromptError(field, f"embedding {name!r} is disabled by the moderators", max(position, 0), text)
+    return parsed
+
+
+def _unknown_lora(name: str, names: list[str]) -> str:
+    if not names:
+        return f"unknown LoRA {name!r}: no LoRAs are installed"
+    lowered = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)
+    if close:
+        return f"unknown LoRA {name!r}; did you mean {', '.join(lowered[c] for c in close)}?"
+    return f"unknown LoRA {name!r}; installed LoRAs include {', '.join(names[:5])}"

@@ -1,0 +1,25 @@
+"""`python -m gallery`: serve the gallery with uvicorn on the configured host and port."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from atelier.settings import get_settings
+from gallery.app import create_app
+
+
+def main() -> None:
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.web.gallery_host,
+        port=settings.web.gallery_port,
+        proxy_headers=True,
+        # Open job pages hold event streams; don't let them keep a stopping server up.
+        timeout_graceful_shutdown=5,
+        log_level="info",
+    )
+
+
+if __name__ == "__main__":
+    main()

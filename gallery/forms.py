@@ -1,0 +1,87 @@
+"""The draw form: its default values, its choices, and how an error lands next to its field.
+
+Defaults follow the default checkpoint, because the bundled tiny model renders 64x64 natively and
+a 512x512 default would make a first-time user's render slow and smeared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from atelier.errors import InvalidInput
+from atelier.recipe import CFG_RANGE, DEFAULT_SAMPLER, MAX_IMAGES, SAMPLERS, SIZE_RANGE, STEPS_RANGE
+from atelier.services.models import default_checkpoint, enabled_checkpoints
+from atelier.settings import Settings
+from gallery.deps import RECIPE_FIELDS
+
+TINY_SIZE = 64
+DEFAULT_SIZE = 512
+
+
+def native_size(checkpoint_name: str) -> int:
+    """The edge a checkpoint renders best at: 64 for the bundled tiny models, else SD1's 512."""
+    if checkpoint_name.startswith("atelier-tiny") or checkpoint_name == "tiny-test":
+        return TINY_SIZE
+    return DEFAULT_SIZE
+
+
+@dataclass
+class DrawForm:
+    """What the template needs: values to show, choices, and errors keyed by field."""
+
+    values: dict[str, str]
+    checkpoints: list[tuple[str, int]]
+    samplers: tuple[str, ...] = SAMPLERS
+    errors: dict[str, str] = field(default_factory=dict)
+    general_error: str = ""
+    limits: dict[str, Any] = field(
+        default_factory=lambda: {
+            "steps": STEPS_RANGE,
+            "cfg_scale": CFG_RANGE,
+            "size": SIZE_RANGE,
+            "count": (1, MAX_IMAGES),
+        }
+    )
+
+
+def default_values(session: Session, settings: Settings) -> dict[str, str]:
+    model = default_checkpoint(session)
+    name = model.name if model else settings.render.default_checkpoint
+    size = str(native_size(name))
+    return {
+        "prompt": "",
+        "negative_prompt": "",
+        "checkpoint": model.name if model else "",
+        "sampler": DEFAULT_SAMPLER,
+        "steps": "20",
+        "cfg_scale": "7",
+        "width": size,
+        "height": size,
+        "seed": "-1",
+        "count": "1",
+    }
+
+
+def build_form(
+    session: Session,
+    settings: Settings,
+    submitted: Mapping[str, str] | None = None,
+    error: InvalidInput | None = None,
+) -> DrawForm:
+    """The form with defaults, overlaid with what the user sent, and the error if there is one."""
+    values = default_values(session, settings)
+    for name in RECIPE_FIELDS:
+        if submitted and name in submitted:
+            values[name] = submitted[name]
+    checkpoints = [(model.name, native_size(model.name)) for model in enabled_checkpoints(session)]
+    form = DrawForm(values=values, checkpoints=checkpoints)
+    if error is not None:
+        if error.field in RECIPE_FIELDS:
+            form.errors[error.field] = error.reason
+        else:
+            form.general_error = error.message
+    return form

@@ -1,0 +1,39 @@
+"""Image files. Only content-addressed names are served, and only those a visible image uses.
+
+The name must match the shape `atelier.storage` writes (two hex digits, a slash, a sha256 and the
+extension), so no request can name any other path: `..`, absolute paths, encoded separators and
+the database file all fail the pattern before the file system is touched. Hiding an image in
+moderation also stops its files from being served. The bytes behind a name never change, so
+browsers may cache them (for a day, so that hiding one takes effect).
+"""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from atelier.errors import NotFound
+from gallery.deps import SessionDep, SettingsDep
+from gallery.queries import is_public_file
+
+router = APIRouter()
+
+CONTENT_ADDRESSED = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}\.(png|webp)")
+MEDIA_TYPES = {"png": "image/png", "webp": "image/webp"}
+
+
+@router.get("/files/{path:path}")
+def image_file(path: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
+    match = CONTENT_ADDRESSED.fullmatch(path)
+    if match is None or path[:2] != path[3:5] or not is_public_file(session, path):
+        raise NotFound("no such file")
+    target = settings.paths.images_dir / path
+    if not target.is_file():
+        raise NotFound("no such file")
+    return FileResponse(
+        target,
+        media_type=MEDIA_TYPES[match.group(1)],
+        headers={"Cache-Control": "public, max-age=86400"},
+    )

@@ -1,0 +1,80 @@
+"""Server-rendered pages: the feed with the draw form, a job's live page, an image's page.
+
+Pages work without JavaScript (the form posts, the job page can be reloaded); the small scripts
+only make them nicer. A bad form is answered with the same page, status 422, the user's input
+kept and the message beside the field it is about.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from atelier.errors import InvalidInput
+from atelier.schema import JobSource
+from atelier.services.jobs import get_job, submit
+from gallery.deps import RECIPE_FIELDS, FormDep, SessionDep, SettingsDep, checked_id
+from gallery.forms import DrawForm, build_form
+from gallery.presenters import image_links, image_parameters, job_status, remix_query
+from gallery.queries import recent_images, visible_image
+from gallery.templating import templates
+
+router = APIRouter()
+
+FEED_PAGE_SIZE = 48
+
+
+def _page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5):
+        return 1
+    return max(1, int(raw))
+
+
+def _feed(request: Request, session: Session, form: DrawForm, status_code: int = 200) -> Response:
+    page = _page_number(request)
+    images = recent_images(session, limit=FEED_PAGE_SIZE + 1, offset=(page - 1) * FEED_PAGE_SIZE)
+    context = {
+        "form": form,
+        "images": images[:FEED_PAGE_SIZE],
+        "page": page,
+        "has_more": len(images) > FEED_PAGE_SIZE,
+    }
+    return templates.TemplateResponse(request, "feed.html", context, status_code=status_code)
+
+
+@router.get("/", name="feed")
+def feed(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The feed; query parameters named like form fields prefill the form (remix links use this)."""
+    prefill = {name: request.query_params[name] for name in RECIPE_FIELDS if name in request.query_params}
+    return _feed(request, session, build_form(session, settings, prefill))
+
+
+@router.post("/draw", name="draw")
+def draw(request: Request, values: FormDep, session: SessionDep, settings: SettingsDep) -> Response:
+    try:
+        job = submit(session, settings, values, source=JobSource.WEB)
+    except InvalidInput as error:
+        session.rollback()
+        return _feed(request, session, build_form(session, settings, values, error), status_code=422)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.get("/jobs/{job_id}", name="job")
+def job_page(request: Request, job_id: str, session: SessionDep) -> Response:
+    job = get_job(session, checked_id(job_id, "job"))
+    context = {"job": job, "status": job_status(session, job), "recipe": job.recipe}
+    return templates.TemplateResponse(request, "job.html", context)
+
+
+@router.get("/images/{image_id}", name="image")
+def image_page(request: Request, image_id: str, session: SessionDep) -> Response:
+    image = visible_image(session, checked_id(image_id, "image"))
+    context = {
+        "image": image,
+        "links": image_links(image),
+        "parameters": image_parameters(image),
+        "remix": remix_query(image),
+    }
+    return templates.TemplateResponse(request, "image.html", context)

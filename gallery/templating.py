@@ -1,0 +1,72 @@
+"""The Jinja environment: autoescaping on for every template, and the few filters pages share.
+
+Autoescape is forced on (not left to file-name guessing) because every page shows prompts that
+other people typed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+from fastapi.templating import Jinja2Templates
+
+from atelier import __version__
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    """A short relative time ("3 min ago"), which reads faster in a grid than a timestamp."""
+    if moment is None:
+        return ""
+    seconds = ((now or datetime.now(UTC)) - aware(moment)).total_seconds()
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            if unit == "d" and seconds >= 30 * 86400:
+                return aware(moment).strftime("%Y-%m-%d")
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"  # pragma: no cover - the loop always returns
+
+
+def iso(moment: datetime | None) -> str:
+    return aware(moment).isoformat(timespec="seconds") if moment else ""
+
+
+def utc(moment: datetime | None) -> str:
+    return aware(moment).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
+
+
+def duration(seconds: float | None) -> str:
+    """An ETA as people say it: "about 40 s", "about 3 min"."""
+    if seconds is None:
+        return ""
+    if seconds < 1:
+        return "any moment"
+    if seconds < 90:
+        return f"about {round(seconds)} s"
+    return f"about {round(seconds / 60)} min"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(ago=ago, iso=iso, utc=utc, duration=duration)
+    env.globals.update(version=__version__)
+    return env
+
+
+templates = Jinja2Templates(env=_environment())

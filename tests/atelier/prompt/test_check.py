@@ -1,0 +1,71 @@
+"""`check_prompt` resolves LoRAs and embeddings against the registry; `submit` refuses bad prompts."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from atelier.db import session_factory
+from atelier.prompt import PromptError, check_prompt
+from atelier.schema import Job, JobSource, ModelFile, ModelKind
+from atelier.services import jobs
+from atelier.settings import Settings
+
+
+@pytest.fixture
+def session(sqlite_url: str) -> Session:
+    return session_factory(sqlite_url)()
+
+
+def add_model(session: Session, kind: ModelKind, name: str, *, enabled: bool = True) -> None:
+    session.add(ModelFile(kind=kind, name=name, file_path=f"{kind}/{name}.safetensors", sha256="0" * 64,
+                          autov2="0" * 10, enabled=enabled))  # fmt: skip
+    session.commit()
+
+
+def test_no_loras_installed(session: Session) -> None:
+    """With no LoRA registered, any LoRA tag is unknown and the message says none are installed."""
+    with pytest.raises(PromptError) as caught:
+        check_prompt(session, "a cat <lora:ink:1>", "prompt")
+    assert "no LoRAs are installed" in caught.value.reason and caught.value.position == 6
+
+
+def test_unknown_lora_suggests_close_names(session: Session) -> None:
+    """A misspelt LoRA name is refused with the closest registered names."""
+    add_model(session, ModelKind.LORA, "inkwash")
+    add_model(session, ModelKind.LORA, "pixelart")
+    with pytest.raises(PromptError) as caught:
+        check_prompt(session, "<lora:inkwsh:1> a cat", "prompt")
+    assert "did you mean inkwash" in caught.value.reason
+
+
+def test_known_lora_passes(session: Session) -> None:
+    """A registered, enabled LoRA resolves and comes back as a network item."""
+    add_model(session, ModelKind.LORA, "inkwash")
+    parsed = check_prompt(session, "<lora:inkwash:0.6> a cat", "prompt")
+    assert [(r.name, r.te_weight) for r in parsed.networks] == [("inkwash", 0.6)]
+
+
+def test_disabled_lora_is_refused(session: Session) -> None:
+    """A LoRA a moderator disabled is refused by name."""
+    add_model(session, ModelKind.LORA, "inkwash", enabled=False)
+    with pytest.raises(PromptError) as caught:
+        check_prompt(session, "a <lora:inkwash:1>", "prompt")
+    assert "disabled" in caught.value.reason
+
+
+def test_embeddings_come_from_the_registry(session: Session) -> None:
+    """Registered embedding names used in the negative prompt are listed."""
+    add_model(session, ModelKind.EMBEDDING, "badhands")
+    parsed = check_prompt(session, "blurry, BadHands", "negative_prompt")
+    assert parsed.embeddings == ("badhands",)
+
+
+def test_submit_refuses_a_bad_prompt_before_writing(session: Session, registered: Settings) -> None:
+    """submit raises the prompt error with its position and writes no job."""
+    db = session_factory(registered.database_url)()
+    with pytest.raises(PromptError) as caught:
+        jobs.submit(db, registered, {"prompt": "a cat AND a dog"}, source=JobSource.WEB)
+    assert caught.value.field == "prompt" and caught.value.position == 6
+    assert db.scalar(select(Job.id)) is None

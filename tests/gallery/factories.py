@@ -1,0 +1,136 @@
+"""Rows and files for gallery tests: finished jobs with real, content-addressed image files.
+
+Pictures are drawn from the prompt's words (a colour and a shape on a background colour), the
+same little world the bundled tiny model learns, so a screenshot of the feed looks like one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from PIL import Image as PILImage
+from PIL import ImageDraw
+from sqlalchemy import select
+
+from atelier.db import session_scope
+from atelier.infotext import build_infotext
+from atelier.recipe import Recipe
+from atelier.schema import Image, Job, JobSource, JobState, ModelFile
+from atelier.settings import Settings
+from atelier.storage import store_image
+
+COLOURS = {
+    "red": (230, 72, 72),
+    "green": (64, 190, 110),
+    "blue": (60, 110, 230),
+    "yellow": (245, 205, 70),
+    "purple": (150, 90, 220),
+    "orange": (245, 145, 60),
+    "white": (235, 235, 240),
+    "black": (25, 25, 30),
+}
+
+
+def picture(prompt: str, size: int = 256) -> PILImage.Image:
+    """A picture of "<colour> <shape> on <colour> background", anti-aliased by supersampling."""
+    words = prompt.lower().replace(",", " ").split()
+    colours = [COLOURS[w] for w in words if w in COLOURS] or [(200, 200, 200)]
+    fill = colours[0]
+    back = colours[1] if len(colours) > 1 else (30, 34, 44)
+    big = size * 4
+    image = PILImage.new("RGB", (big, big), back)
+    draw = ImageDraw.Draw(image)
+    for i in range(0, big, 8):  # a soft vertical gradient so backgrounds are not flat
+        shade = tuple(max(0, c - i * 40 // big) for c in back)
+        draw.rectangle([(0, i), (big, i + 8)], fill=shade)
+    box = (big * 0.2, big * 0.2, big * 0.8, big * 0.8)
+    if "square" in words:
+        draw.rounded_rectangle(box, radius=big // 24, fill=fill)
+    elif "triangle" in words:
+        draw.polygon([(big * 0.5, big * 0.16), (big * 0.85, big * 0.8), (big * 0.15, big * 0.8)], fill=fill)
+    else:
+        draw.ellipse(box, fill=fill)
+    return image.resize((size, size), PILImage.Resampling.LANCZOS)
+
+
+def add_image(
+    settings: Settings,
+    prompt: str = "a red circle on a blue background",
+    *,
+    created_at: datetime | None = None,
+    hidden: bool = False,
+    size: int = 64,
+    seed: int = 1234,
+    negative_prompt: str = "",
+    **recipe_fields: Any,
+) -> dict[str, Any]:
+    """Insert a finished job with one image (file written to the images dir); returns ids and paths."""
+    created_at = created_at or datetime.now(UTC)
+    recipe = Recipe(
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        checkpoint="tiny-test",
+        width=size,
+        height=size,
+        seed=seed,
+        **recipe_fields,
+    )
+    infotext = build_infotext(recipe, seed=seed, model_name="tiny-test", model_hash="0123456789")
+    stored = store_image(settings.paths.images_dir, picture(prompt, size), infotext)
+    with session_scope(settings.database_url) as session:
+        checkpoint_id = session.scalar(select(ModelFile.id).where(ModelFile.name == "tiny-test"))
+        job = Job(
+            source=JobSource.WEB,
+            recipe=recipe.to_json(),
+            checkpoint_id=checkpoint_id,
+            state=JobState.DONE,
+            progress_step=recipe.steps,
+            progress_total=recipe.steps,
+            created_at=created_at - timedelta(seconds=5),
+            started_at=created_at - timedelta(seconds=4),
+            finished_at=created_at,
+        )
+        session.add(job)
+        session.flush()
+        image = Image(
+            job_id=job.id,
+            index=0,
+            seed=seed,
+            infotext=infotext,
+            hidden=hidden,
+            created_at=created_at,
+            **stored.__dict__,
+        )
+        session.add(image)
+        session.flush()
+        return {
+            "job_id": job.id,
+            "image_id": image.id,
+            "file_path": stored.file_path,
+            "thumbnail_path": stored.thumbnail_path,
+            "infotext": infotext,
+        }
+
+
+def add_failed_job(settings: Settings, error: str = "RuntimeError: CUDA out of memory") -> int:
+    """Insert a job that failed for good, with its reason; returns its id."""
+    recipe = Recipe(prompt="a blue square", checkpoint="tiny-test", width=64, height=64, seed=3)
+    with session_scope(settings.database_url) as session:
+        job = Job(
+            source=JobSource.WEB,
+            recipe=recipe.to_json(),
+            state=JobState.FAILED,
+            attempts=3,
+            error=error,
+            progress_total=recipe.steps,
+            finished_at=datetime.now(UTC),
+        )
+        session.add(job)
+        session.flush()
+        return job.id
+
+
+def job_count(settings: Settings) -> int:
+    with session_scope(settings.database_url) as session:
+        return len(session.scalars(select(Job.id)).all())

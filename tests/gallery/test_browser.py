@@ -1,0 +1,122 @@
+"""The gallery in headless Chromium: the form, inline errors, a live job page, and the feed's look."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from atelier.db import session_scope
+from atelier.services import jobs
+from atelier.settings import Settings
+from atelier.storage import store_image
+from gallery.app import create_app
+from tests.gallery.factories import add_image, job_count, picture
+from tests.helpers.browser import chromium_available, chromium_page, serving
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
+]
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOT = REPO / "docs" / "screenshot.png"
+FEED_PROMPTS = [
+    "a red circle on a blue background",
+    "a yellow triangle on a purple background",
+    "a green square on a black background",
+    "a blue circle on an orange background",
+    "a white triangle on a green background",
+    "an orange square on a blue background",
+    "a purple circle on a yellow background",
+    "a red triangle on a white background",
+    "a yellow square on a red background",
+    "a green circle on a purple background",
+]
+
+
+@pytest.fixture
+def base_url(registered: Settings) -> Iterator[str]:
+    with serving(create_app(registered)) as url:
+        yield url
+
+
+def test_form_submit_lands_on_job_page(base_url: str, registered: Settings) -> None:
+    """Filling the form and pressing Draw queues one job and shows its live page."""
+    with chromium_page() as page:
+        page.goto(base_url + "/")
+        page.fill("#f-prompt", "a red circle on a blue background")
+        page.select_option("#f-sampler", "DDIM")
+        page.fill("#f-steps", "6")
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r"/jobs/\d+$"))
+        assert page.text_content("[data-role=state]") == "queued"
+        assert "1 in the queue" in (page.text_content("[data-role=where]") or "")
+    assert job_count(registered) == 1
+
+
+def test_bad_input_shows_inline_message(base_url: str, registered: Settings) -> None:
+    """A bad value comes back as a message beside its field, with the prompt still typed in."""
+    with chromium_page() as page:
+        page.goto(base_url + "/")
+        page.fill("#f-prompt", "a green square")
+        page.fill("#f-width", "100")
+        page.click("button[type=submit]")
+        message = page.locator("#error-width")
+        message.wait_for()
+        assert "multiple of 8" in message.text_content()
+        assert page.input_value("#f-prompt") == "a green square"
+        assert page.get_attribute("#f-width", "aria-invalid") == "true"
+    assert job_count(registered) == 0
+
+
+def test_job_page_follows_render_to_image(base_url: str, registered: Settings) -> None:
+    """An open job page notices the render finish and moves to the new image's page by itself."""
+    with chromium_page() as page:
+        page.goto(base_url + "/")
+        page.fill("#f-prompt", "a yellow triangle on a purple background")
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r"/jobs/\d+$"))
+        job_id = int(page.url.rsplit("/", 1)[1])
+        page.wait_for_timeout(300)  # the page is subscribed to its event stream
+        _render(registered, job_id)
+        page.wait_for_url(re.compile(r"/images/\d+$"))
+        assert "a yellow triangle on a purple background" in (page.text_content("h1") or "")
+        assert page.evaluate("document.querySelector('img.full').naturalWidth") == 64
+
+
+def test_feed_screenshot(base_url: str, registered: Settings, tmp_path: Path) -> None:
+    """The feed shows a grid of real images; its screenshot is docs/screenshot.png when asked for."""
+    now = datetime.now(UTC)
+    for minutes, prompt in enumerate(FEED_PROMPTS):
+        add_image(registered, prompt, size=256, seed=1000 + minutes, created_at=now - timedelta(minutes=3 * minutes))
+    with chromium_page(1280, 900) as page:
+        page.goto(base_url + "/")
+        page.wait_for_load_state("networkidle")
+        loaded = page.evaluate("[...document.querySelectorAll('.grid img')].map(i => i.complete && i.naturalWidth)")
+        assert len(loaded) == len(FEED_PROMPTS)
+        assert all(width and width > 0 for width in loaded)
+        shot = tmp_path / "feed.png"
+        page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("ATELIER_UPDATE_SCREENSHOT"):
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        shutil.copyfile(shot, SCREENSHOT)
+
+
+def _render(settings: Settings, job_id: int) -> None:
+    """Finish the job the way a worker does (claim, store, complete and publish)."""
+    from atelier import events
+
+    stored = store_image(settings.paths.images_dir, picture("a yellow triangle on a purple background", 64), "x")
+    record = jobs.ImageRecord(index=0, seed=5, infotext="x", **stored.__dict__)
+    client = events.redis_client(settings.redis_url)
+    with session_scope(settings.database_url) as session:
+        assert jobs.claim(session, job_id, "browser-test", 60) is not None
+        assert jobs.complete(session, client, job_id, "browser-test", [record])
+    client.close()
