@@ -1,0 +1,95 @@
+"""The bot: a `discord.Client` with an app-command tree, command sync at start, and deliveries.
+
+A plain Client rather than `commands.Bot`: the bot has no prefix commands, and app commands need
+nothing more than a `CommandTree`. Of the gateway intents it asks only for guilds (the channel
+cache discord.py's state expects): slash commands arrive regardless, and the bot reads no
+messages, members or presences.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+
+from atelier.errors import AtelierError
+from atelier.settings import Settings
+from bot import messages
+from bot.config import BotTuning
+from bot.delivery import Deliveries
+from bot.draw import answer_privately, draw
+from bot.endpoint import use_gateway_from_api
+
+log = logging.getLogger(__name__)
+
+
+def snowflake_setting(name: str, value: str) -> int | None:
+    """An id from the settings, or None when unset; a malformed one stops the start with its name."""
+    value = value.strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a Discord id (digits only), got {value!r}")
+    return int(value)
+
+
+class AtelierTree(app_commands.CommandTree["AtelierBot"]):
+    async def on_error(self, interaction: discord.Interaction[AtelierBot], error: app_commands.AppCommandError) -> None:
+        """Whatever a command did not handle: the user gets a short apology, the log gets the traceback."""
+        original = getattr(error, "original", error)
+        if isinstance(original, AtelierError):
+            text = messages.input_error(original)
+        else:
+            command = interaction.command.name if interaction.command else "?"
+            log.error("/%s failed", command, exc_info=original)
+            text = messages.UNEXPECTED
+        try:
+            await answer_privately(interaction, text)
+        except discord.HTTPException:
+            log.warning("could not tell the user about the error", exc_info=True)
+
+
+class AtelierBot(discord.Client):
+    def __init__(self, settings: Settings, tuning: BotTuning | None = None) -> None:
+        # The bot never joins voice: no warnings about voice libraries it will not use.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        app_id = snowflake_setting("ATELIER_DISCORD_APP_ID", settings.discord.discord_app_id)
+        super().__init__(
+            intents=discord.Intents(guilds=True),
+            allowed_mentions=discord.AllowedMentions.none(),
+            application_id=app_id,  # type: ignore[arg-type]  # None is accepted: learnt at login
+        )
+        self.settings = settings
+        self.tuning = tuning or BotTuning()
+        self.guild_id = snowflake_setting("ATELIER_DISCORD_GUILD_ID", settings.discord.discord_guild_id)
+        self.tree = AtelierTree(self)
+        self.tree.add_command(draw)
+        self.deliveries = Deliveries(self, settings, self.tuning)
+
+    async def setup_hook(self) -> None:
+        await self.sync_commands()
+        await self.deliveries.start()
+
+    async def sync_commands(self) -> None:
+        """To one guild when configured (instant, for a community's own server), else globally."""
+        if self.guild_id is not None:
+            guild = discord.Object(self.guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d command(s) to guild %s", len(synced), self.guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global command(s)", len(synced))
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        if self.settings.discord.discord_api_base:
+            await use_gateway_from_api(self.http)
+        await super().connect(reconnect=reconnect)
+
+    async def on_ready(self) -> None:
+        log.info("bot ready as %s (%s)", self.user, self.user.id if self.user else "?")
+
+    async def close(self) -> None:
+        await self.deliveries.stop()
+        await super().close()

@@ -1,0 +1,255 @@
+"""Posting finished jobs back to Discord: once each, even when an event or a token is lost.
+
+Two ways to learn that a job finished, because either alone can fail: the job events on Redis
+pub/sub (fast, but a subscriber that is reconnecting misses them) and a periodic re-read of the
+jobs this bot waits on (slow, but the database is the record of truth). Both lead to `_deliver`,
+which takes the job out of the waiting set before its first await, so whichever comes second finds
+nothing to do: one job, one message.
+
+Two ways to post, because interaction tokens die after 15 minutes: a followup on the interaction
+(it answers the user's command in place), else a plain channel message with the bot token, which
+mentions the author so they are notified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import time
+from collections import deque
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import discord
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from atelier import events
+from atelier.schema import JobState
+from atelier.settings import Settings
+from bot import messages, store
+from bot.config import BotTuning
+
+log = logging.getLogger(__name__)
+
+FINISHED_EVENTS = ("job.done", "job.failed", "job.cancelled")
+RECENT_EVENTS = 2048
+REDIS_CLIENT_NAME = "atelier-bot-events"
+
+
+@dataclass
+class Waiter:
+    """A job whose result someone in Discord is waiting for, and how to reach them."""
+
+    job_id: int
+    channel_id: int | None
+    user_id: int | None
+    followup: discord.Webhook | None = None
+    followup_until: float = 0.0  # time.monotonic() after which the interaction token is dead
+    filesize_limit: int = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+    attempts: int = 0
+
+
+class Deliveries:
+    def __init__(self, client: discord.Client, settings: Settings, tuning: BotTuning) -> None:
+        self._client = client
+        self._settings = settings
+        self._tuning = tuning
+        self._waiting: dict[int, Waiter] = {}
+        self._recent: deque[int] = deque(maxlen=RECENT_EVENTS)
+        self._redis: aioredis.Redis | None = None
+        self._pubsub: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[Any]] = []
+
+    def watch(self, waiter: Waiter) -> None:
+        """Wait for this job; if its event already went by, deliver now."""
+        self._waiting[waiter.job_id] = waiter
+        if waiter.job_id in self._recent:
+            self._spawn(self._deliver(waiter.job_id))
+
+    async def start(self) -> None:
+        """Subscribe, pick up what a previous run still owed, and start listening and re-checking."""
+        try:
+            await asyncio.wait_for(self._subscribe(), timeout=10)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("job events: cannot subscribe yet (%s); retrying in the background", exc)
+            await self._drop_subscription()
+        try:
+            since = timedelta(hours=self._tuning.recover_hours)
+            for owed in await asyncio.to_thread(store.owed, self._settings, since):
+                self._waiting.setdefault(owed.job_id, Waiter(owed.job_id, owed.channel_id, owed.user_discord_id))
+        except Exception:
+            log.exception("could not read the deliveries a previous run still owed")
+        self._loops = [asyncio.create_task(self._listen()), asyncio.create_task(self._recheck_forever())]
+        if self._waiting:
+            log.info("resuming %d undelivered Discord job(s)", len(self._waiting))
+            self._spawn(self.recheck())
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop listening; deliveries under way get `grace` seconds to finish and be recorded, since
+        one cut between posting and recording would be posted again by the next run."""
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        self._loops = []
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._drop_subscription()
+
+    # -- learning that jobs finished -----------------------------------------------------------
+
+    async def _subscribe(self) -> None:
+        self._redis = aioredis.Redis.from_url(
+            self._settings.redis_url,
+            decode_responses=True,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+            client_name=REDIS_CLIENT_NAME,  # who is who in CLIENT LIST
+        )
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(events.ALL_EVENTS)
+        log.info("listening for job events on %s", events.ALL_EVENTS)
+
+    async def _drop_subscription(self) -> None:
+        pubsub, client, self._pubsub, self._redis = self._pubsub, self._redis, None, None
+        for closable in (pubsub, client):
+            if closable is not None:
+                with contextlib.suppress(RedisError, OSError):
+                    await closable.aclose()
+
+    async def _listen(self) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                if self._pubsub is None:
+                    await self._subscribe()
+                    backoff = 1.0
+                    await self.recheck()  # events published while we were away are gone
+                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+            except (RedisError, OSError) as exc:
+                log.warning("job events: %s; reconnecting in %.0f s", exc, backoff)
+                await self._drop_subscription()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            if message is not None and message.get("type") == "message":
+                self._on_event(message["data"])
+
+    def _on_event(self, raw: str | bytes) -> None:
+        try:
+            event = events.decode(raw)
+            kind, job_id = event.get("type"), int(event["job_id"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed job event: %.200r", raw)
+            return
+        if kind not in FINISHED_EVENTS:
+            return
+        self._recent.append(job_id)
+        if job_id in self._waiting:
+            self._spawn(self._deliver(job_id))
+
+    async def _recheck_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._tuning.recheck_seconds)
+            await self.recheck()
+
+    async def recheck(self) -> None:
+        """Deliver every waited-on job that the database says is finished."""
+        if not self._waiting:
+            return
+        try:
+            finished = await asyncio.to_thread(store.finished_among, self._settings, list(self._waiting))
+        except Exception:
+            log.exception("re-check of waiting jobs failed; trying again later")
+            return
+        for job_id in finished:
+            self._spawn(self._deliver(job_id))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- posting -----------------------------------------------------------------------------------
+
+    async def _deliver(self, job_id: int) -> None:
+        waiter = self._waiting.pop(job_id, None)  # before any await: whoever pops it delivers it
+        if waiter is None:
+            return
+        try:
+            outcome = await asyncio.to_thread(store.load_outcome, self._settings, job_id)
+        except Exception:
+            log.exception("job %s: could not load its outcome", job_id)
+            self._retry_later(waiter)
+            return
+        if outcome is None:
+            log.warning("job %s vanished from the database; nothing to deliver", job_id)
+            return
+        if not outcome.state.finished:
+            self._waiting.setdefault(job_id, waiter)
+            return
+        try:
+            message_id = await self._post(waiter, outcome)
+        except Exception:
+            log.exception("job %s: delivery failed (attempt %d)", job_id, waiter.attempts + 1)
+            self._retry_later(waiter)
+            return
+        log.info("job %s: delivered (%s) as message %s", job_id, outcome.state.value, message_id)
+        try:
+            await asyncio.to_thread(store.mark_delivered, self._settings, job_id, message_id)
+        except Exception:
+            log.exception("job %s: delivered but not recorded; a restart may post it again", job_id)
+
+    def _retry_later(self, waiter: Waiter) -> None:
+        waiter.attempts += 1
+        if waiter.attempts >= self._tuning.max_delivery_attempts:
+            log.error("job %s: giving up after %d delivery attempts", waiter.job_id, waiter.attempts)
+            return
+        self._waiting.setdefault(waiter.job_id, waiter)
+
+    async def _post(self, waiter: Waiter, outcome: store.Outcome) -> int:
+        if waiter.followup is not None and time.monotonic() < waiter.followup_until:
+            content, files = self._render(outcome, waiter.filesize_limit, mention="")
+            try:
+                sent = await waiter.followup.send(content, files=files, wait=True)
+                return sent.id
+            except discord.HTTPException as exc:
+                log.info("job %s: followup refused (%s %s); posting in the channel", waiter.job_id, exc.status, exc)
+        if waiter.channel_id is None:
+            raise RuntimeError("the interaction token is gone and the job has no channel to post in")
+        mention = f"<@{waiter.user_id}> " if waiter.user_id else ""
+        allowed = discord.AllowedMentions.none()
+        if waiter.user_id:
+            allowed = discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(waiter.user_id)])
+        content, files = self._render(outcome, discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES, mention=mention)
+        channel = self._client.get_partial_messageable(waiter.channel_id)
+        message = await channel.send(content, files=files, allowed_mentions=allowed)
+        return message.id
+
+    @staticmethod
+    def _render(outcome: store.Outcome, size_limit: int, *, mention: str) -> tuple[str, list[discord.File]]:
+        """The message text and fresh file objects (a File is spent once sent)."""
+        if outcome.state == JobState.FAILED:
+            return messages.failed(outcome.recipe, outcome.error or "unknown error", mention), []
+        if outcome.state == JobState.CANCELLED:
+            return messages.cancelled(outcome.recipe, mention), []
+        files: list[discord.File] = []
+        notes: list[str] = []
+        for picture in outcome.pictures:
+            if len(picture.data) > size_limit:
+                notes.append(messages.too_large(picture.index, len(picture.data), size_limit))
+                continue
+            name = f"atelier_{outcome.job_id}_{picture.index}_{picture.seed}.png"
+            files.append(discord.File(io.BytesIO(picture.data), filename=name, spoiler=picture.nsfw))
+        if outcome.missing:
+            notes.append(f"({outcome.missing} image file(s) are missing from the store)")
+        seeds = [p.seed for p in outcome.pictures]
+        return messages.result(outcome.recipe, seeds, notes, mention), files

@@ -1,0 +1,84 @@
+"""The words the bot says, in one place, within Discord's limits.
+
+User text (prompts, error reasons) is echoed with markdown escaped, so a prompt cannot restyle the
+message, and every message is clipped to Discord's 2000 characters instead of being refused.
+Mentions are disabled client-wide (`AllowedMentions.none()`), so `@everyone` in a prompt pings nobody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from discord.utils import escape_markdown
+
+from atelier.errors import AtelierError, InvalidInput
+
+MESSAGE_LIMIT = 2000
+PROMPT_LIMIT = 1200
+# Recipe fields whose /draw option has another name; errors name what the user typed.
+OPTION_NAMES = {"negative_prompt": "negative"}
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _quoted(text: str, limit: int = PROMPT_LIMIT) -> str:
+    return escape_markdown(clip(text, limit))
+
+
+def queued(position: int, eta_seconds: float | None, *, via_channel: bool) -> str:
+    eta = f", about {round(eta_seconds)} s" if eta_seconds is not None else ""
+    text = f"queued — #{position}{eta}"
+    if via_channel:
+        text += " (longer than a reply can wait: I'll post the result in this channel)"
+    return text
+
+
+def input_error(error: AtelierError) -> str:
+    if isinstance(error, InvalidInput):
+        option = OPTION_NAMES.get(error.field, error.field)
+        return clip(f"❌ **{option}**: {escape_markdown(error.reason)}", MESSAGE_LIMIT)
+    return clip(f"❌ {escape_markdown(error.message)}", MESSAGE_LIMIT)
+
+
+UNEXPECTED = "❌ Something went wrong on our side (it is logged). Please try again in a moment."
+
+
+def _recipe_line(recipe: Mapping[str, Any], seeds: Sequence[int]) -> str:
+    seed_text = ", ".join(str(s) for s in seeds) if seeds else str(recipe.get("seed", "?"))
+    parts = [f"seed {seed_text}" if len(seeds) <= 1 else f"seeds {seed_text}"]
+    if "steps" in recipe:
+        parts.append(f"{recipe['steps']} steps")
+    if recipe.get("sampler"):
+        parts.append(str(recipe["sampler"]))
+    if recipe.get("checkpoint"):
+        parts.append(escape_markdown(str(recipe["checkpoint"])))
+    return " · ".join(parts)
+
+
+def result(recipe: Mapping[str, Any], seeds: Sequence[int], notes: Sequence[str] = (), mention: str = "") -> str:
+    lines = [f"{mention}**{_quoted(str(recipe.get('prompt', '')))}**"]
+    if recipe.get("negative_prompt"):
+        lines.append(f"negative: {_quoted(str(recipe['negative_prompt']), 300)}")
+    lines.append(_recipe_line(recipe, seeds))
+    lines.extend(notes)
+    return clip("\n".join(lines), MESSAGE_LIMIT)
+
+
+def failed(recipe: Mapping[str, Any], reason: str, mention: str = "") -> str:
+    lines = [
+        f"{mention}❌ render failed: {_quoted(reason, 500)}",
+        f"**{_quoted(str(recipe.get('prompt', '')))}**",
+        _recipe_line(recipe, ()),
+    ]
+    return clip("\n".join(lines), MESSAGE_LIMIT)
+
+
+def cancelled(recipe: Mapping[str, Any], mention: str = "") -> str:
+    return clip(f"{mention}render cancelled: **{_quoted(str(recipe.get('prompt', '')))}**", MESSAGE_LIMIT)
+
+
+def too_large(index: int, size: int, limit: int) -> str:
+    return f"(image {index + 1} is {size / 2**20:.1f} MiB, over the {limit / 2**20:.0f} MiB upload limit here)"

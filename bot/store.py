@@ -1,0 +1,158 @@
+"""The bot's blocking database work, each function one short session; callers run them in a thread.
+
+Why a separate module: everything here blocks (SQL, file reads), and the event loop must keep
+answering Discord within its 3-second deadline, so the async side calls these through
+`asyncio.to_thread` and never touches a session itself.
+
+A job's `discord_message_id` records the message that carries its result. It is written after a
+delivery, so a restarted bot knows which Discord jobs still owe their author a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from atelier.db import session_factory
+from atelier.schema import Image, Job, JobSource, JobState, User
+from atelier.services import jobs
+from atelier.settings import Settings
+
+FINISHED = (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+
+@dataclass(frozen=True)
+class Author:
+    discord_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Queued:
+    job_id: int
+    position: int
+    eta_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Picture:
+    index: int
+    seed: int
+    data: bytes
+    nsfw: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job_id: int
+    state: JobState
+    error: str | None
+    recipe: Mapping[str, Any]
+    pictures: list[Picture] = field(default_factory=list)
+    missing: int = 0
+
+
+@dataclass(frozen=True)
+class Owed:
+    """A Discord job whose result has not been posted yet."""
+
+    job_id: int
+    channel_id: int
+    user_discord_id: int | None
+
+
+def _session(settings: Settings) -> Session:
+    return session_factory(settings.database_url)()
+
+
+def ensure_user(session: Session, author: Author) -> int:
+    """The users row of a Discord account, made on its first command."""
+    query = select(User).where(User.discord_id == author.discord_id)
+    user = session.scalar(query)
+    if user is None:
+        session.add(User(discord_id=author.discord_id, name=author.name[:100]))
+        try:
+            session.commit()
+        except IntegrityError:  # the same account's other command made it first
+            session.rollback()
+        user = session.scalar(query)
+        assert user is not None
+    elif user.name != author.name[:100]:
+        user.name = author.name[:100]
+        session.commit()
+    return user.id
+
+
+def submit_draw(settings: Settings, author: Author, channel_id: int | None, data: Mapping[str, Any]) -> Queued:
+    """Create the job through the one submit service; raises `AtelierError` on bad input."""
+    with _session(settings) as session:
+        owner_id = ensure_user(session, author)
+        job = jobs.submit(
+            session, settings, data, source=JobSource.DISCORD, owner_id=owner_id, discord_channel_id=channel_id
+        )
+        return Queued(job.id, job.queue_position or 1, job.eta_seconds)
+
+
+def finished_among(settings: Settings, job_ids: Iterable[int]) -> list[int]:
+    ids = list(job_ids)
+    if not ids:
+        return []
+    with _session(settings) as session:
+        query = select(Job.id).where(Job.id.in_(ids), Job.state.in_(FINISHED))
+        return list(session.scalars(query))
+
+
+def load_outcome(settings: Settings, job_id: int) -> Outcome | None:
+    """The job's state and, when done, its image files read from the images dir."""
+    images_dir = settings.paths.images_dir.resolve()
+    with _session(settings) as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return None
+        pictures: list[Picture] = []
+        missing = 0
+        if job.state == JobState.DONE:
+            query = select(Image).where(Image.job_id == job_id, Image.hidden.is_(False)).order_by(Image.index)
+            for image in session.scalars(query):
+                path = (images_dir / image.file_path).resolve()
+                if not path.is_relative_to(images_dir) or not path.is_file():
+                    missing += 1
+                    continue
+                pictures.append(Picture(image.index, image.seed, path.read_bytes(), image.nsfw))
+        return Outcome(job.id, job.state, job.error, dict(job.recipe), pictures, missing)
+
+
+def mark_delivered(settings: Settings, job_id: int, message_id: int) -> None:
+    with _session(settings) as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.discord_message_id.is_(None))
+            .values(discord_message_id=message_id)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+
+
+def owed(settings: Settings, since: timedelta) -> list[Owed]:
+    """Discord jobs created within `since` whose result message was never posted."""
+    cutoff = datetime.now(UTC) - since
+    with _session(settings) as session:
+        query = (
+            select(Job.id, Job.discord_channel_id, User.discord_id)
+            .outerjoin(User, User.id == Job.owner_id)
+            .where(
+                Job.source == JobSource.DISCORD,
+                Job.discord_message_id.is_(None),
+                Job.discord_channel_id.is_not(None),
+                Job.created_at >= cutoff,
+            )
+            .order_by(Job.id)
+        )
+        rows = session.execute(query).tuples()
+        return [Owed(job_id, channel_id, user_id) for job_id, channel_id, user_id in rows if channel_id is not None]
