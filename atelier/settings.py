@@ -71,6 +71,9 @@ class RenderSettings(BaseSettings):
     # empty means the default checkpoint.
     worker_checkpoints: str = ""
     device: str = "auto"
+    # CPU threads for torch in a worker; 0 = one fewer than the machine's cores, leaving one for
+    # the gallery and the bot (oversubscribed OpenMP threads spin and can slow renders 100x).
+    torch_threads: int = 0
 
 
 class DiscordSettings(BaseSettings):

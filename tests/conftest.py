@@ -83,6 +83,8 @@ def settings(
         "ATELIER_SECRET_KEY": "test-secret-key",
         "ATELIER_DEFAULT_CHECKPOINT": "tiny-test",
         "HF_HUB_OFFLINE": "1",
+        # Worker processes share the 2 cores with pytest and other processes: one thread each.
+        "ATELIER_TORCH_THREADS": "1",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

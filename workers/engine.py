@@ -31,6 +31,7 @@ from diffusers import (
 from PIL import Image
 
 from atelier.recipe import Recipe
+from workers.prompt_encoding import encode_for_pipeline
 
 # A1111 sampler name -> (diffusers scheduler class, extra config).
 SCHEDULERS: dict[str, tuple[Any, dict[str, Any]]] = {
@@ -50,6 +51,13 @@ StepCallback = Callable[[int, int], bool]
 
 class ModelNotLoadable(Exception):
     """The store's file for a checkpoint is missing or in a form the engine cannot load."""
+
+
+def set_cpu_threads(requested: int) -> int:
+    """Give torch `requested` threads (0: all cores but one) and return how many it uses."""
+    threads = requested if requested > 0 else max(1, (os.cpu_count() or 2) - 1)
+    torch.set_num_threads(threads)
+    return threads
 
 
 def pick_device(preference: str = "auto") -> str:
@@ -122,23 +130,26 @@ def render(pipe: StableDiffusionPipeline, recipe: Recipe, on_step: StepCallback 
     seeds = recipe.seeds()
     generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
     interrupted = False
+    conditioning = encode_for_pipeline(pipe, recipe.prompt, recipe.negative_prompt, recipe.steps, batch=len(seeds))
 
     def step_end(pipeline: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         nonlocal interrupted
+        tensors = conditioning.step_end(pipeline, step, tensors)
         if on_step is not None and not on_step(step + 1, recipe.steps):
             interrupted = True
             pipeline._interrupt = True
         return tensors
 
     result = pipe(
-        prompt=[recipe.prompt] * len(seeds),
-        negative_prompt=[recipe.negative_prompt] * len(seeds) if recipe.negative_prompt else None,
+        prompt_embeds=conditioning.prompt_embeds,
+        negative_prompt_embeds=conditioning.negative_prompt_embeds,
         num_inference_steps=recipe.steps,
         guidance_scale=recipe.cfg_scale,
         width=recipe.width,
         height=recipe.height,
         generator=generators,
         callback_on_step_end=step_end,
+        callback_on_step_end_tensor_inputs=["latents", *conditioning.tensor_inputs],
     )
     if interrupted:
         raise InterruptedError("render stopped")

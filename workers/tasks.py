@@ -25,7 +25,7 @@ from atelier.schema import Job
 from atelier.services import jobs
 from atelier.settings import get_settings
 from atelier.storage import store_image
-from workers.engine import PipelineCache, pick_device, render
+from workers.engine import PipelineCache, pick_device, render, set_cpu_threads
 from workers.lease import LeaseKeeper
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ PROGRESS_INTERVAL_SECONDS = 1.0
 @lru_cache(maxsize=1)
 def pipeline_cache() -> PipelineCache:
     settings = get_settings()
+    set_cpu_threads(settings.render.torch_threads)
     return PipelineCache(settings.paths.models_dir, pick_device(settings.render.device))
 
 

@@ -33,10 +33,6 @@ class PromptError(InvalidInput):
         self.detail = detail
         super().__init__(field, f"{detail} (at character {position + 1}{_excerpt(text, position)})")
 
-    def for_field(self, field: str, text: str) -> PromptError:
-        """The same error reported against another field's text (positions are already mapped)."""
-        return PromptError(field, self.detail, self.position, text)
-
 
 def _excerpt(text: str, position: int) -> str:
     if not text:

@@ -48,6 +48,7 @@ def system(models_dir: Path) -> Iterator[tuple[str, Process]]:
         "ATELIER_GALLERY_PORT": str(port),
         "ATELIER_DEFAULT_CHECKPOINT": "tiny-test",
         "HF_HUB_OFFLINE": "1",
+        "ATELIER_TORCH_THREADS": "1",
     })  # fmt: skip
     process = Process(["-m", "atelier.cli", "up"], data_dir / "up.log", env, inherit_env=False)
     base = f"http://127.0.0.1:{port}"

@@ -75,7 +75,7 @@ def test_sigkilled_worker_job_completes_exactly_once(registered: Settings, tmp_p
     first.kill()
     second = start_worker(tmp_path / "second.log", env)
     try:
-        job = wait_for_state(registered, job_id, {JobState.DONE, JobState.FAILED}, timeout=120)
+        job = wait_for_state(registered, job_id, {JobState.DONE, JobState.FAILED}, timeout=300)
     finally:
         second.stop()
     assert job.state == JobState.DONE

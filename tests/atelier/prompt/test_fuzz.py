@@ -74,10 +74,9 @@ def test_plain_text_is_one_run_at_weight_one(text: str) -> None:
 
 
 @FUZZ
-@given(st.lists(st.sampled_from(["a", "(", ")", "[", "]", "\\(", "\\)", "\\[", "\\]", "\\\\", " "]), max_size=30))
+@given(st.lists(st.sampled_from(["a", "cat", " ", "\\(", "\\)", "\\[", "\\]", "\\\\"]), max_size=30))
 def test_escapes_unescape(pieces: list[str]) -> None:
-    """Escaped characters come back as themselves; the rest of the text keeps its order."""
+    """Text made of words and escapes comes back unescaped, in order, at weight 1.0."""
     text = "".join(pieces)
-    joined = "".join(t for t, _ in parse_prompt_attention(text))
-    expected = "".join(p[1] if p.startswith("\\") else p for p in pieces if p not in "()[]" or p.startswith("\\"))
-    assert joined.replace(")", "").replace("]", "") == expected.replace(")", "").replace("]", "")
+    expected = "".join(p[1] if p.startswith("\\") else p for p in pieces)
+    assert parse_prompt_attention(text) == [(expected, 1.0)]

@@ -12,7 +12,8 @@ def test_lora_tag_is_removed_and_returned() -> None:
     parsed = parse_prompt("a <lora:ink:0.7>cat")
     assert parsed.text == "a cat"
     (ref,) = parsed.networks
-    assert (ref.kind, ref.name, ref.te_weight, ref.unet_weight, ref.dyn, ref.position) == ("lora", "ink", 0.7, 0.7, None, 2)
+    assert (ref.kind, ref.name, ref.te_weight, ref.unet_weight, ref.dyn) == ("lora", "ink", 0.7, 0.7, None)
+    assert ref.position == 2
 
 
 def test_weight_defaults_to_one() -> None:

@@ -1,0 +1,234 @@
+"""A1111 prompt encoding for SD1.x CLIP: 75-token chunks, emphasis, clip skip, scheduled prompts.
+
+Why our own encoder: diffusers' `encode_prompt` truncates at 77 tokens and knows no weights, and compel's
+weighting lerps from the empty prompt, so the same `(x:1.2)` would render differently from A1111
+(tech notes §1.5, §4). This file reimplements A1111's documented behaviour:
+
+- Every parsed fragment is tokenised on its own, without special tokens. Tokens fill chunks of 75; a full
+  chunk whose last 20 tokens hold a comma is cut after that comma and the rest moves to the next chunk;
+  `BREAK` closes the chunk at once. Each chunk is padded with EOS to 75 and framed as BOS + 75 + EOS = 77.
+- Each chunk goes through the text encoder alone. Clip skip follows A1111's numbering (1 = last layer):
+  `hidden_states[-n]`, then the final layer norm. transformers ≥ 5.6 flattened `CLIPTextModel`, so the
+  norm is found on the model itself (or under `.text_model` on older versions) — diffusers' own clip_skip
+  path breaks there (tech notes §5.9).
+- Emphasis "Original": multiply each token's hidden state by its weight, then rescale the chunk so its
+  mean is what it was before. "No norm" skips the rescale; "Ignore" drops the weights.
+- Chunks are concatenated along the token axis; at each step the prompt and negative prompt are padded to
+  the same chunk count with the empty prompt's chunk, as A1111 does, because diffusers requires equal shapes.
+- Prompt editing: the embeddings for step 0 go into the pipeline; `callback_on_step_end` returns the next
+  step's CFG batch `[negative, positive]` when the schedule switches. Step s uses the first schedule entry
+  with s <= end_step, and second-order samplers get a schedule over twice the steps (A1111 counts denoiser
+  calls, and diffusers' loop makes one per call).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from atelier.prompt import ParsedPrompt, parse_prompt
+
+CHUNK_LENGTH = 75
+COMMA_BACKTRACK = 20
+Emphasis = Literal["Original", "No norm", "Ignore"]
+Fragments = tuple[tuple[str, float], ...]
+
+
+@dataclass
+class Chunk:
+    """77 token ids (BOS + 75 + EOS) and the emphasis weight of each."""
+
+    tokens: list[int] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+
+
+def _is_break(text: str, weight: float) -> bool:
+    return text == "BREAK" and weight == -1.0
+
+
+class PromptEncoder:
+    """Turns weighted fragments into `(1, 77 * chunks, hidden)` embeddings the A1111 way."""
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        text_encoder: Any,
+        *,
+        clip_skip: int = 1,
+        emphasis: Emphasis = "Original",
+        comma_backtrack: int = COMMA_BACKTRACK,
+        convert: Callable[[str], str] | None = None,
+    ) -> None:
+        if clip_skip < 1:
+            raise ValueError("clip_skip counts from 1 (the last layer), as in A1111")
+        self.tokenizer = tokenizer
+        self.text_encoder = text_encoder
+        self.clip_skip = clip_skip
+        self.emphasis = emphasis
+        self.comma_backtrack = comma_backtrack
+        self.convert = convert
+        self.bos = int(tokenizer.bos_token_id)
+        self.eos = int(tokenizer.eos_token_id)
+        self.pad = int(tokenizer.pad_token_id) if tokenizer.pad_token_id is not None else self.eos
+        self.comma = tokenizer.get_vocab().get(",</w>")
+        self._cache: dict[Fragments, torch.Tensor] = {}
+
+    def tokenize(self, fragments: Sequence[tuple[str, float]]) -> list[Chunk]:
+        """A1111's chunking: 75 tokens per chunk, comma backtracking, BREAK, EOS padding."""
+        chunks: list[Chunk] = []
+        current = Chunk()
+        last_comma = -1
+
+        def close() -> None:
+            nonlocal current, last_comma
+            missing = CHUNK_LENGTH - len(current.tokens)
+            chunks.append(
+                Chunk(
+                    [self.bos, *current.tokens, *[self.eos] * missing, self.eos],
+                    [1.0, *current.weights, *[1.0] * missing, 1.0],
+                )
+            )
+            current, last_comma = Chunk(), -1
+
+        texts = [self.convert(t) if self.convert else t for t, w in fragments if not _is_break(t, w)]
+        encoded = iter(self.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"] if texts else [])
+        for text, weight in fragments:
+            if _is_break(text, weight):
+                close()
+                continue
+            for token in next(encoded):
+                if token == self.comma:
+                    last_comma = len(current.tokens)
+                elif (
+                    self.comma_backtrack
+                    and len(current.tokens) == CHUNK_LENGTH
+                    and last_comma != -1
+                    and len(current.tokens) - last_comma <= self.comma_backtrack
+                ):
+                    cut = last_comma + 1
+                    moved = Chunk(current.tokens[cut:], current.weights[cut:])
+                    current = Chunk(current.tokens[:cut], current.weights[:cut])
+                    close()
+                    current = moved
+                if len(current.tokens) == CHUNK_LENGTH:
+                    close()
+                current.tokens.append(int(token))
+                current.weights.append(float(weight))
+        if current.tokens or not chunks:
+            close()
+        return chunks
+
+    @torch.no_grad()
+    def encode_chunk(self, chunk: Chunk) -> torch.Tensor:
+        """One chunk through the text encoder with clip skip and emphasis: `(1, 77, hidden)`."""
+        device = self.text_encoder.device
+        tokens = torch.tensor([chunk.tokens], device=device)
+        if self.pad != self.eos:  # SD2/OpenCLIP: everything after the first EOS is padding
+            first_end = chunk.tokens.index(self.eos)
+            tokens[0, first_end + 1 :] = self.pad
+        output = self.text_encoder(input_ids=tokens, output_hidden_states=self.clip_skip > 1)
+        if self.clip_skip > 1:
+            z = _final_layer_norm(self.text_encoder)(output.hidden_states[-self.clip_skip])
+        else:
+            z = output.last_hidden_state
+        if self.emphasis == "Ignore":
+            return z  # type: ignore[no-any-return]
+        weights = torch.tensor(chunk.weights, device=z.device, dtype=z.dtype)
+        original_mean = z.mean()
+        z = z * weights[None, :, None]
+        if self.emphasis == "Original":
+            new_mean = z.mean()
+            if new_mean != 0:  # all-zero weights: A1111 would divide by zero; leave the zeros
+                z = z * (original_mean / new_mean)
+        return z  # type: ignore[no-any-return]
+
+    def encode(self, fragments: Sequence[tuple[str, float]]) -> torch.Tensor:
+        """Weighted fragments to `(1, 77 * chunks, hidden)`; repeated texts are encoded once."""
+        key = tuple(fragments)
+        if key not in self._cache:
+            self._cache[key] = torch.cat([self.encode_chunk(c) for c in self.tokenize(key)], dim=1)
+        return self._cache[key]
+
+    def empty(self) -> torch.Tensor:
+        """The empty prompt's single chunk, used to pad the shorter of cond and uncond."""
+        return self.encode((("", 1.0),))
+
+    def pair(self, positive: Fragments, negative: Fragments) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cond and uncond padded to the same number of chunks with the empty prompt."""
+        cond, uncond = self.encode(positive), self.encode(negative)
+        length = max(cond.shape[1], uncond.shape[1])
+        return self._padded(cond, length), self._padded(uncond, length)
+
+    def _padded(self, z: torch.Tensor, length: int) -> torch.Tensor:
+        missing = (length - z.shape[1]) // (CHUNK_LENGTH + 2)
+        return torch.cat([z, self.empty().repeat(1, missing, 1)], dim=1) if missing else z
+
+
+def _final_layer_norm(text_encoder: Any) -> Any:
+    norm = getattr(text_encoder, "final_layer_norm", None)
+    if norm is None:
+        norm = text_encoder.text_model.final_layer_norm
+    return norm
+
+
+@dataclass
+class ScheduledConditioning:
+    """Embeddings for step 0 plus the callback that switches them when the prompt schedule says so."""
+
+    prompt_embeds: torch.Tensor
+    negative_prompt_embeds: torch.Tensor
+    pairs: list[tuple[torch.Tensor, torch.Tensor]]
+    """Per loop step, the (cond, uncond) pair; consecutive equal steps share the same objects."""
+    batch: int
+    tensor_inputs: tuple[str, ...] = ("prompt_embeds",)
+
+    def embeds_for(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.pairs[min(step, len(self.pairs) - 1)]
+
+    def step_end(self, pipeline: Any, step: int, tensors: dict[str, Any]) -> dict[str, Any]:
+        """`callback_on_step_end` body: hand the loop the next step's conditioning when it changes."""
+        following = self.embeds_for(step + 1)
+        if following is self.embeds_for(step) or "prompt_embeds" not in tensors:
+            return tensors
+        cond, uncond = (z.repeat(self.batch, 1, 1) for z in following)
+        guided = bool(getattr(pipeline, "do_classifier_free_guidance", True))
+        tensors["prompt_embeds"] = torch.cat([uncond, cond]) if guided else cond
+        return tensors
+
+
+def schedule_conditioning(
+    encoder: PromptEncoder, positive: ParsedPrompt, negative: ParsedPrompt, total_steps: int, batch: int = 1
+) -> ScheduledConditioning:
+    """Encode every distinct (prompt, negative) pair the schedules need, once."""
+    pairs: list[tuple[torch.Tensor, torch.Tensor]] = []
+    seen: dict[tuple[Fragments, Fragments], tuple[torch.Tensor, torch.Tensor]] = {}
+    for step in range(total_steps):
+        key = (positive.fragments_at(step), negative.fragments_at(step))
+        if key not in seen:
+            seen[key] = encoder.pair(*key)
+        pairs.append(seen[key])
+    cond, uncond = pairs[0]
+    return ScheduledConditioning(cond.repeat(batch, 1, 1), uncond.repeat(batch, 1, 1), pairs, batch)
+
+
+def encode_for_pipeline(
+    pipe: Any, prompt: str, negative_prompt: str, steps: int, *, batch: int = 1, clip_skip: int = 1
+) -> ScheduledConditioning:
+    """Parse both prompts and build the conditioning for `pipe(prompt_embeds=…, negative_prompt_embeds=…)`.
+
+    Call after the sampler is set: second-order schedulers (`order == 2`) make two denoiser calls a step.
+    """
+    total = steps * int(getattr(pipe.scheduler, "order", 1))
+    positive = parse_prompt(prompt, "prompt", steps=total)
+    negative = parse_prompt(negative_prompt, "negative_prompt", steps=total)
+    convert = getattr(pipe, "maybe_convert_prompt", None)
+    encoder = PromptEncoder(
+        pipe.tokenizer,
+        pipe.text_encoder,
+        clip_skip=clip_skip,
+        convert=(lambda text: convert(text, pipe.tokenizer)) if convert else None,
+    )
+    return schedule_conditioning(encoder, positive, negative, total, batch)
