@@ -8,20 +8,29 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from atelier.hashes import HashCache
 from atelier.settings import Settings, get_settings
 
 app = typer.Typer(help="Atelier: a community's shared Stable Diffusion studio.", no_args_is_help=True)
 models_app = typer.Typer(help="Manage the model store.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+prompt_app = typer.Typer(help="Check prompts before rendering.", no_args_is_help=True)
+app.add_typer(prompt_app, name="prompt")
 
 
 def _exec_module(module: str, *args: str) -> None:
     os.execv(sys.executable, [sys.executable, "-m", module, *args])
+
+
+def _hash_cache(settings: Settings) -> HashCache:
+    return HashCache(settings.paths.data_dir / "hash-cache.json")
 
 
 def _prepare(settings: Settings) -> None:
@@ -32,7 +41,9 @@ def _prepare(settings: Settings) -> None:
     settings.paths.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.database_url)
     with session_scope(settings.database_url) as session:
-        report = scan(session, settings.paths.models_dir, settings.render.default_checkpoint)
+        report = scan(
+            session, settings.paths.models_dir, settings.render.default_checkpoint, hash_cache=_hash_cache(settings)
+        )
     for line in report.refused:
         typer.echo(f"refused: {line}", err=True)
 
@@ -104,7 +115,9 @@ def models_scan() -> None:
     settings = get_settings()
     run_migrations(settings.database_url)
     with session_scope(settings.database_url) as session:
-        report = scan(session, settings.paths.models_dir, settings.render.default_checkpoint)
+        report = scan(
+            session, settings.paths.models_dir, settings.render.default_checkpoint, hash_cache=_hash_cache(settings)
+        )
     typer.echo(json.dumps(report.__dict__, indent=2))
 
 
@@ -161,6 +174,67 @@ def render(
     paths = submit_and_wait(get_settings(), {k: v for k, v in fields.items() if v is not None}, timeout)
     for path in paths:
         typer.echo(str(path))
+
+
+def _tokenizer_dir(settings: Settings) -> Path | None:
+    """The default checkpoint's tokenizer folder, if the store has one."""
+    from atelier.db import session_scope
+    from atelier.services.models import default_checkpoint
+
+    with session_scope(settings.database_url) as session:
+        model = default_checkpoint(session)
+        relative = model.file_path if model is not None else None
+    if relative is None:
+        return None
+    path = settings.paths.models_dir / relative
+    folders = [path] if path.is_dir() else [settings.paths.models_dir / "configs" / n for n in (path.stem, "sd1")]
+    return next((f / "tokenizer" for f in folders if (f / "tokenizer" / "vocab.json").is_file()), None)
+
+
+def _token_counts(settings: Settings, prompt: str, negative: str, steps: int) -> dict[str, object] | None:
+    """Chunk token counts from the real tokenizer, computed in a `workers` process (no transformers here)."""
+    folder = _tokenizer_dir(settings)
+    if folder is None:
+        return None
+    command = [sys.executable, "-m", "workers.prompt_check", str(folder), str(steps), prompt, negative]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        return None
+    counts: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return counts
+
+
+@prompt_app.command("check")
+def prompt_check(
+    prompt: str,
+    negative: Annotated[str, typer.Option(help="negative prompt")] = "",
+    steps: Annotated[int, typer.Option(help="sampling steps (prompt editing depends on them)")] = 20,
+) -> None:
+    """Check a prompt: token counts per 75-token chunk, unknown LoRAs, missing trigger words. Exit 1 on errors."""
+    from atelier.db import session_scope
+    from atelier.prompt.check import review_prompt
+
+    settings = get_settings()
+    with session_scope(settings.database_url) as session:
+        review = review_prompt(session, prompt, negative, steps=steps)
+    counts = _token_counts(settings, prompt, negative, steps)
+    for field, label in (("prompt", "prompt"), ("negative_prompt", "negative prompt")):
+        value = counts.get(field) if counts else None
+        if isinstance(value, list):
+            shown = ", ".join(f"{n}/75" for n in value) or "0/75"
+            typer.echo(f"{label} tokens: {shown}")
+    if counts is None:
+        typer.echo("tokens: not counted (no tokenizer folder for the default checkpoint)")
+    for name in review.loras:
+        typer.echo(f"LoRA: {name}")
+    for name in review.embeddings:
+        typer.echo(f"embedding: {name}")
+    for line in review.warnings:
+        typer.echo(f"warning: {line}")
+    for line in review.errors:
+        typer.echo(f"error: {line}", err=True)
+    if review.errors:
+        raise typer.Exit(1)
 
 
 def main() -> None:

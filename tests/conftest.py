@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import os
 import uuid
+
+# Tiny test models render fastest on one thread, and OpenMP threads that outnumber free cores spin
+# and slow everything (pytest, worker processes and the browser share 2 cores). Set before torch loads.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -9,6 +9,7 @@ render with seed + i.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections import OrderedDict
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import numpy as np
 import torch
 from diffusers import (
     DDIMScheduler,
@@ -24,25 +26,64 @@ from diffusers import (
     EulerAncestralDiscreteScheduler,
     EulerDiscreteScheduler,
     HeunDiscreteScheduler,
-    LMSDiscreteScheduler,
+    KDPM2AncestralDiscreteScheduler,
+    KDPM2DiscreteScheduler,
+    LCMScheduler,
+    PNDMScheduler,
     StableDiffusionPipeline,
     UniPCMultistepScheduler,
 )
+from diffusers.schedulers.scheduling_lms_discrete import LMSDiscreteScheduler
 from PIL import Image
 
 from atelier.recipe import Recipe
+from atelier.samplers import EXPONENTIAL, KARRAS, SGM_UNIFORM, effective_schedule, split_sampler
 from workers.prompt_encoding import encode_for_pipeline
 
-# A1111 sampler name -> (diffusers scheduler class, extra config).
+
+class ExactLMSScheduler(LMSDiscreteScheduler):  # type: ignore[misc]
+    """LMS without scipy: the coefficient integrates a Lagrange basis polynomial, which numpy does exactly.
+
+    diffusers integrates it numerically with `scipy.integrate.quad`; scipy is not a worker dependency.
+    """
+
+    def get_lms_coefficient(self, order: int, t: int, current_order: int) -> float:
+        sigmas = [float(s) for s in self.sigmas]
+        basis = np.polynomial.Polynomial([1.0])
+        for k in range(order):
+            if k != current_order:
+                denominator = sigmas[t - current_order] - sigmas[t - k]
+                basis = basis * np.polynomial.Polynomial([-sigmas[t - k] / denominator, 1.0 / denominator])
+        antiderivative = basis.integ()
+        return float(antiderivative(sigmas[t + 1]) - antiderivative(sigmas[t]))
+
+
+def _dpm_sde() -> Any:
+    from diffusers.schedulers.scheduling_dpmsolver_sde import DPMSolverSDEScheduler  # needs torchsde
+
+    return DPMSolverSDEScheduler
+
+
+# A1111 sampler name -> (diffusers scheduler class, extra config); tech notes §3.
 SCHEDULERS: dict[str, tuple[Any, dict[str, Any]]] = {
     "Euler a": (EulerAncestralDiscreteScheduler, {}),
     "Euler": (EulerDiscreteScheduler, {}),
-    "DDIM": (DDIMScheduler, {}),
     "DPM++ 2M": (DPMSolverMultistepScheduler, {}),
-    "DPM++ 2M Karras": (DPMSolverMultistepScheduler, {"use_karras_sigmas": True}),
+    "DPM++ 2M SDE": (DPMSolverMultistepScheduler, {"algorithm_type": "sde-dpmsolver++"}),
+    "DPM++ SDE": (_dpm_sde, {}),
+    "DPM2": (KDPM2DiscreteScheduler, {}),
+    "DPM2 a": (KDPM2AncestralDiscreteScheduler, {}),
     "Heun": (HeunDiscreteScheduler, {}),
-    "LMS": (LMSDiscreteScheduler, {}),
+    "LMS": (ExactLMSScheduler, {}),
+    "DDIM": (DDIMScheduler, {}),
+    "PLMS": (PNDMScheduler, {"skip_prk_steps": True}),
     "UniPC": (UniPCMultistepScheduler, {}),
+    "LCM": (LCMScheduler, {}),
+}
+SCHEDULE_OPTIONS: dict[str, dict[str, Any]] = {
+    KARRAS: {"use_karras_sigmas": True},
+    EXPONENTIAL: {"use_exponential_sigmas": True, "timestep_spacing": "linspace"},
+    SGM_UNIFORM: {"timestep_spacing": "trailing"},
 }
 
 StepCallback = Callable[[int, int], bool]
@@ -119,18 +160,47 @@ class PipelineCache:
         return [str(p.relative_to(self.models_dir.resolve())) for p in self._pipes]
 
 
-def set_sampler(pipe: StableDiffusionPipeline, sampler: str) -> None:
-    scheduler_class, extra = SCHEDULERS[sampler]
-    pipe.scheduler = scheduler_class.from_config(pipe.scheduler.config, **extra)
+def scheduler_for(config: Any, sampler: str, schedule_type: str = "Automatic") -> Any:
+    """A diffusers scheduler for an A1111 sampler + schedule type, built on the checkpoint's config."""
+    sampler, schedule_type = split_sampler(sampler, schedule_type)
+    factory, extra = SCHEDULERS[sampler]
+    scheduler_class = factory() if factory is _dpm_sde else factory
+    options: dict[str, Any] = dict(extra)
+    schedule = effective_schedule(sampler, schedule_type)
+    if schedule is not None:
+        options.update(SCHEDULE_OPTIONS[schedule])
+    accepted = inspect.signature(scheduler_class.__init__).parameters
+    refused = sorted(set(options) - set(accepted))
+    if refused:  # atelier.samplers only offers schedule types the scheduler has options for
+        raise ValueError(f"{scheduler_class.__name__} has no option {', '.join(refused)}")
+    return scheduler_class.from_config(config, **options)
+
+
+def set_sampler(pipe: StableDiffusionPipeline, sampler: str, schedule_type: str = "Automatic") -> None:
+    """Swap the scheduler, always starting from the checkpoint's own config: a previous recipe's
+    Karras sigmas or SDE algorithm must not leak into the next one."""
+    base = getattr(pipe, "_atelier_scheduler_config", None)
+    if base is None:
+        base = pipe.scheduler.config
+        pipe._atelier_scheduler_config = base
+    pipe.scheduler = scheduler_for(base, sampler, schedule_type)
 
 
 def render(pipe: StableDiffusionPipeline, recipe: Recipe, on_step: StepCallback | None = None) -> list[Image.Image]:
     """Render every image of the recipe; raises `InterruptedError` when `on_step` stops it."""
-    set_sampler(pipe, recipe.sampler)
+    set_sampler(pipe, recipe.sampler, recipe.schedule_type)
     seeds = recipe.seeds()
     generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
     interrupted = False
-    conditioning = encode_for_pipeline(pipe, recipe.prompt, recipe.negative_prompt, recipe.steps, batch=len(seeds))
+    conditioning = encode_for_pipeline(
+        pipe,
+        recipe.prompt,
+        recipe.negative_prompt,
+        recipe.steps,
+        batch=len(seeds),
+        clip_skip=recipe.clip_skip,
+        emphasis=recipe.emphasis,
+    )
 
     def step_end(pipeline: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         nonlocal interrupted

@@ -215,7 +215,14 @@ def schedule_conditioning(
 
 
 def encode_for_pipeline(
-    pipe: Any, prompt: str, negative_prompt: str, steps: int, *, batch: int = 1, clip_skip: int = 1
+    pipe: Any,
+    prompt: str,
+    negative_prompt: str,
+    steps: int,
+    *,
+    batch: int = 1,
+    clip_skip: int = 1,
+    emphasis: str = "Original",
 ) -> ScheduledConditioning:
     """Parse both prompts and build the conditioning for `pipe(prompt_embeds=…, negative_prompt_embeds=…)`.
 
@@ -229,6 +236,13 @@ def encode_for_pipeline(
         pipe.tokenizer,
         pipe.text_encoder,
         clip_skip=clip_skip,
+        emphasis=_emphasis(emphasis),
         convert=(lambda text: convert(text, pipe.tokenizer)) if convert else None,
     )
     return schedule_conditioning(encoder, positive, negative, total, batch)
+
+
+def _emphasis(mode: str) -> Emphasis:
+    if mode == "Original" or mode == "No norm" or mode == "Ignore":
+        return mode
+    raise ValueError(f"unknown emphasis mode {mode!r}")

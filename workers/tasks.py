@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from atelier import events
 from atelier.db import session_factory
-from atelier.infotext import build_infotext
+from atelier.infotext import format_infotext
 from atelier.recipe import Recipe
 from atelier.schema import Job
 from atelier.services import jobs
@@ -91,7 +91,7 @@ def _render_claimed(session: Session, sessions: sessionmaker[Session], client: r
             images = render(pipe, recipe, on_step)
             records = []
             for index, (image, seed) in enumerate(zip(images, recipe.seeds(), strict=True)):
-                infotext = build_infotext(recipe, seed=seed, model_name=checkpoint.name, model_hash=checkpoint.autov2)
+                infotext = format_infotext(recipe, seed=seed, model_name=checkpoint.name, model_hash=checkpoint.autov2)
                 stored = store_image(settings.paths.images_dir, image, infotext)
                 records.append(jobs.ImageRecord(index=index, seed=seed, infotext=infotext, **stored.__dict__))
         done = jobs.complete(session, client, job_id, WORKER_ID, records)

@@ -8,6 +8,7 @@ Unknown names fail at submit time with the closest registered names, not on a wo
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,3 +48,39 @@ def _unknown_lora(name: str, names: list[str]) -> str:
     if close:
         return f"unknown LoRA {name!r}; did you mean {', '.join(lowered[c] for c in close)}?"
     return f"unknown LoRA {name!r}; installed LoRAs include {', '.join(names[:5])}"
+
+
+@dataclass
+class PromptReview:
+    """Everything `atelier prompt check` reports, collected instead of stopping at the first problem."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    loras: list[str] = field(default_factory=list)
+    embeddings: list[str] = field(default_factory=list)
+
+
+def review_prompt(session: Session, prompt: str, negative: str, *, steps: int = 20) -> PromptReview:
+    """Check both fields against the registry and list LoRAs whose trigger words the prompt lacks."""
+    review = PromptReview()
+    for text, name in ((prompt, "prompt"), (negative, "negative_prompt")):
+        try:
+            parsed = check_prompt(session, text, name, steps=steps)
+        except PromptError as error:
+            review.errors.append(str(error))
+            continue
+        review.warnings += [f"{name}: {warning}" for warning in parsed.warnings]
+        review.embeddings += parsed.embeddings
+        for ref in parsed.networks:
+            review.loras.append(ref.name)
+            model = session.scalar(
+                select(ModelFile).where(ModelFile.kind == ModelKind.LORA, ModelFile.name == ref.name)
+            )
+            words = list(model.trigger_words or []) if model is not None else []
+            lowered = parsed.text.lower()
+            missing = [word for word in words if word.lower() not in lowered]
+            if words and len(missing) == len(words):
+                review.warnings.append(
+                    f"LoRA {ref.name!r} is usually triggered by {', '.join(words)}; none is in the prompt"
+                )
+    return review

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from atelier import events
 from atelier.errors import NotFound
-from atelier.prompt import check_prompt
+from atelier.prompt import ParsedPrompt, check_prompt
 from atelier.queue import RENDER_TASK, celery_app, queue_for
-from atelier.recipe import Recipe, checkpoint_name, parse_recipe
-from atelier.schema import Image, Job, JobSource, JobState, ModelFile
+from atelier.recipe import EmbeddingUse, LoraUse, Recipe, checkpoint_name, parse_recipe
+from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind
 from atelier.services.models import resolve_checkpoint
 from atelier.settings import Settings
 
@@ -77,8 +77,9 @@ def submit(
     checkpoint = resolve_checkpoint(session, checkpoint_name(data))
     recipe = parse_recipe(data, default_size=checkpoint.native_size)
     recipe = Recipe.from_json({**recipe.to_json(), "checkpoint": checkpoint.name})
-    check_prompt(session, recipe.prompt, "prompt", steps=recipe.steps)
-    check_prompt(session, recipe.negative_prompt, "negative_prompt", steps=recipe.steps)
+    positive = check_prompt(session, recipe.prompt, "prompt", steps=recipe.steps)
+    negative = check_prompt(session, recipe.negative_prompt, "negative_prompt", steps=recipe.steps)
+    recipe = with_networks(session, recipe, positive, negative)
     job = Job(
         owner_id=owner_id,
         source=source,
@@ -101,6 +102,28 @@ def submit(
     job.queue_position, job.eta_seconds = queue_estimate(session, job)
     session.commit()
     return job
+
+
+def with_networks(session: Session, recipe: Recipe, *parsed: ParsedPrompt) -> Recipe:
+    """The recipe with the LoRAs and embeddings its prompts use, weights from the tags and hashes from the
+    registry, so infotext can name them as A1111 does ("Lora hashes", "TI hashes")."""
+    kinds = (ModelKind.LORA, ModelKind.EMBEDDING)
+    rows = {(m.kind, m.name): m for m in session.scalars(select(ModelFile).where(ModelFile.kind.in_(kinds)))}
+    loras = [
+        LoraUse(ref.name, ref.te_weight, None if ref.unet_weight == ref.te_weight else ref.unet_weight,
+                _short_hash(rows.get((ModelKind.LORA, ref.name)), lora=True))
+        for prompt in parsed for ref in prompt.networks
+    ]  # fmt: skip
+    names = dict.fromkeys(name for prompt in parsed for name in prompt.embeddings)
+    embeddings = [EmbeddingUse(name, _short_hash(rows.get((ModelKind.EMBEDDING, name)), lora=False)) for name in names]
+    return replace(recipe, loras=tuple(loras), embeddings=tuple(embeddings))
+
+
+def _short_hash(model: ModelFile | None, *, lora: bool) -> str:
+    """LoRAs: AutoV3 (tensor data only); embeddings: the file's sha256; both 12 hex, as A1111 shows them."""
+    if model is None:
+        return ""
+    return (model.autov3 or "") if lora else model.sha256[:12]
 
 
 def get_job(session: Session, job_id: int) -> Job:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atelier.errors import InvalidInput
-from atelier.hashes import hash_directory, hash_model_file
+from atelier.hashes import HashCache, hash_directory, hash_model_file
 from atelier.schema import ModelFile, ModelKind
 
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
@@ -49,8 +49,12 @@ def native_size(models_dir: Path, checkpoint: Path) -> int:
         return 512
 
 
-def scan(session: Session, models_dir: Path, default_checkpoint: str = "") -> ScanReport:
-    """Register new checkpoints found in the store; the first one (or `default_checkpoint`) is default."""
+def scan(
+    session: Session, models_dir: Path, default_checkpoint: str = "", *, hash_cache: HashCache | None = None
+) -> ScanReport:
+    """Register new checkpoints found in the store; the first one (or `default_checkpoint`) is default.
+
+    `hash_cache` (see `atelier.hashes`) lets a re-scan skip re-reading files it has hashed before."""
     report = ScanReport()
     existing = {m.name: m for m in session.scalars(select(ModelFile).where(ModelFile.kind == ModelKind.CHECKPOINT))}
     for path in _candidates(models_dir / "checkpoints"):
@@ -61,7 +65,7 @@ def scan(session: Session, models_dir: Path, default_checkpoint: str = "") -> Sc
         if name in existing:
             report.known.append(name)
             continue
-        hashes = hash_directory(path) if path.is_dir() else hash_model_file(path)
+        hashes = hash_directory(path, hash_cache) if path.is_dir() else hash_model_file(path, hash_cache)
         size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
         model = ModelFile(
             kind=ModelKind.CHECKPOINT,
@@ -81,6 +85,8 @@ def scan(session: Session, models_dir: Path, default_checkpoint: str = "") -> Sc
         existing[name] = model
         report.added.append(name)
     session.flush()
+    if hash_cache is not None:
+        hash_cache.save()
     if existing and not any(m.is_default for m in existing.values()):
         chosen = existing.get(default_checkpoint) or existing[sorted(existing)[0]]
         chosen.is_default = True

@@ -25,9 +25,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
             "kind",
-            sa.Enum(
-                "checkpoint", "lora", "embedding", "vae", name="model_kind", native_enum=False, length=16
-            ),
+            sa.Enum("checkpoint", "lora", "embedding", "vae", name="model_kind", native_enum=False, length=16),
             nullable=False,
         ),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -104,9 +102,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["checkpoint_id"], ["model_files.id"], name=op.f("fk_jobs_checkpoint_id_model_files")
-        ),
+        sa.ForeignKeyConstraint(["checkpoint_id"], ["model_files.id"], name=op.f("fk_jobs_checkpoint_id_model_files")),
         sa.ForeignKeyConstraint(["owner_id"], ["users.id"], name=op.f("fk_jobs_owner_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
     )
@@ -138,9 +134,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_images_job_id"), ["job_id"], unique=False)
 
     with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.create_foreign_key(
-            op.f("fk_jobs_parent_image_id_images"), "images", ["parent_image_id"], ["id"]
-        )
+        batch_op.create_foreign_key(op.f("fk_jobs_parent_image_id_images"), "images", ["parent_image_id"], ["id"])
 
     op.create_table(
         "votes",

@@ -35,3 +35,46 @@ def test_autov3_ignores_metadata(tmp_path: Path) -> None:
         hash_model_file(first).autov3 == hash_model_file(second).autov3 == hashlib.sha256(b"weights").hexdigest()[:12]
     )
     assert hash_model_file(first).autov2 != hash_model_file(second).autov2
+
+
+def test_second_hash_reads_nothing_from_an_unchanged_file(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """With a cache file, re-hashing an unchanged file (new process, same cache) opens it for no data."""
+    from atelier import hashes
+
+    path = tmp_path / "m.safetensors"
+    _safetensors(path, {}, b"weights")
+    first = hashes.hash_model_file(path, hashes.HashCache(tmp_path / "cache.json"))
+    assert not (tmp_path / "cache.json").exists()
+    cache = hashes.HashCache(tmp_path / "cache.json")
+    hashes.hash_model_file(path, cache)
+    cache.save()
+    reads: list[Path] = []
+    monkeypatch.setattr(hashes, "_sha256_from", lambda p, offset: reads.append(p) or "f" * 64)
+    assert hashes.hash_model_file(path, hashes.HashCache(tmp_path / "cache.json")) == first
+    assert reads == []
+
+
+def test_changed_file_is_hashed_again(tmp_path: Path) -> None:
+    """A file whose size or mtime changed is re-hashed, not served from the cache."""
+    import os
+
+    from atelier.hashes import HashCache
+
+    path = tmp_path / "m.safetensors"
+    _safetensors(path, {}, b"weights")
+    cache = HashCache(tmp_path / "cache.json")
+    before = hash_model_file(path, cache)
+    _safetensors(path, {}, b"other weights")
+    os.utime(path, ns=(1, 1))
+    after = hash_model_file(path, cache)
+    assert after.sha256 == hashlib.sha256(path.read_bytes()).hexdigest() != before.sha256
+
+
+def test_corrupt_cache_file_is_an_empty_cache(tmp_path: Path) -> None:
+    """A damaged cache file is ignored rather than failing the scan."""
+    from atelier.hashes import HashCache
+
+    (tmp_path / "cache.json").write_text("{not json")
+    path = tmp_path / "m.safetensors"
+    _safetensors(path, {}, b"weights")
+    assert hash_model_file(path, HashCache(tmp_path / "cache.json")).autov2 == hash_model_file(path).autov2

@@ -69,3 +69,36 @@ def test_submit_refuses_a_bad_prompt_before_writing(session: Session, registered
         jobs.submit(db, registered, {"prompt": "a cat AND a dog"}, source=JobSource.WEB)
     assert caught.value.field == "prompt" and caught.value.position == 6
     assert db.scalar(select(Job.id)) is None
+
+
+def test_recipe_records_the_prompts_networks_with_hashes(session: Session) -> None:
+    """The recipe lists the prompt's LoRAs (tag weights, AutoV3) and embeddings (sha256[:12]) for infotext."""
+    from atelier.recipe import EmbeddingUse, LoraUse, Recipe
+
+    add_model(session, ModelKind.LORA, "ink")
+    add_model(session, ModelKind.EMBEDDING, "badhands")
+    lora = session.scalar(select(ModelFile).where(ModelFile.name == "ink"))
+    assert lora is not None
+    lora.autov3 = "0b8a5c1f2e3d"
+    session.commit()
+    positive = check_prompt(session, "a cat <lora:ink:0.7:0.4>", "prompt")
+    negative = check_prompt(session, "badhands", "negative_prompt")
+    recipe = jobs.with_networks(session, Recipe(prompt="a cat <lora:ink:0.7:0.4>"), positive, negative)
+    assert recipe.loras == (LoraUse("ink", 0.7, 0.4, "0b8a5c1f2e3d"),)
+    assert recipe.embeddings == (EmbeddingUse("badhands", "0" * 12),)
+
+
+def test_review_collects_every_problem_and_trigger_words(session: Session) -> None:
+    """One review reports the unknown LoRA with a suggestion, a negative-prompt error, and missing trigger words."""
+    from atelier.prompt.check import review_prompt
+
+    add_model(session, ModelKind.LORA, "inkwash")
+    lora = session.scalar(select(ModelFile).where(ModelFile.name == "inkwash"))
+    assert lora is not None
+    lora.trigger_words = ["ink style"]
+    session.commit()
+    review = review_prompt(session, "a cat <lora:inkwash:1>", "<lora:inkwash:1>")
+    assert review.loras == ["inkwash"] and any("ink style" in w for w in review.warnings)
+    assert len(review.errors) == 1 and review.errors[0].startswith("negative_prompt")
+    bad = review_prompt(session, "a cat <lora:inkwsh:1>", "<lora:inkwash:1>")
+    assert len(bad.errors) == 2 and "did you mean inkwash" in bad.errors[0]

@@ -74,7 +74,7 @@ def test_feed_form_offers_enabled_checkpoints_and_samplers(client: TestClient) -
     """The form's model select lists the registered checkpoint and the sampler select every sampler."""
     html = client.get("/").text
     assert re.search(r'<option value="tiny-test" data-size="64" selected>', html)
-    assert '<option value="DPM++ 2M Karras"' in html
+    assert '<option value="DPM++ 2M"' in html and '<option value="UniPC"' in html
 
 
 def test_feed_form_defaults_to_tiny_native_size(client: TestClient) -> None:
