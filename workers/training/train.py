@@ -223,6 +223,53 @@ class EMA:
 Checkpoint = Callable[[UNet2DConditionModel, CLIPTextModel], None]
 
 
+def _train_denoiser(
+    stage: str,
+    cfg: TrainConfig,
+    unet: UNet2DConditionModel,
+    text_encoder: CLIPTextModel,
+    batch_source: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    *,
+    steps: int,
+    lr: float,
+    warmup: int,
+    seed: int,
+    offset_noise: float = 0.0,
+    on_checkpoint: Checkpoint | None = None,
+) -> tuple[UNet2DConditionModel, CLIPTextModel]:
+    """The joint UNet + text-encoder loop shared by the base and refine stages (with CFG caption dropout
+    and EMA); returns the EMA copies."""
+    latents, input_ids, empty_ids = batch_source
+    params = [*unet.parameters(), *text_encoder.parameters()]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(warmup, steps))
+    ema = EMA([unet, text_encoder], cfg.ema_decay)
+    noise_scheduler = architecture.build_noise_scheduler()
+    gen = torch.Generator().manual_seed(seed)
+    start = time.time()
+    running = 0.0
+    for step in range(steps):
+        idx = torch.randint(0, len(latents), (cfg.base_batch,), generator=gen)
+        ids = input_ids[idx].clone()
+        ids[torch.rand(cfg.base_batch, generator=gen) < cfg.uncond_prob] = empty_ids
+        loss = diffusion_loss(unet, text_encoder, noise_scheduler, latents[idx], ids, gen, cfg.snr_gamma, offset_noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        ema.update()
+        running = loss.item() if step == 0 else 0.98 * running + 0.02 * loss.item()
+        if step % cfg.log_every == 0 or step == steps - 1:
+            elapsed = time.time() - start
+            eta = elapsed / (step + 1) * (steps - step - 1)
+            log(f"{stage} step {step}/{steps} loss {running:.4f} {elapsed:.0f}s eta {eta:.0f}s")
+        if on_checkpoint is not None and step > 0 and step % cfg.checkpoint_every == 0:
+            on_checkpoint(*ema.shadow)  # type: ignore[arg-type]
+    unet_ema, text_ema = ema.shadow
+    return unet_ema, text_ema  # type: ignore[return-value]
+
+
 def train_base(
     cfg: TrainConfig, vae: AutoencoderKL, tokenizer: CLIPTokenizer, on_checkpoint: Checkpoint | None = None
 ) -> tuple[UNet2DConditionModel, CLIPTextModel]:
@@ -238,35 +285,10 @@ def train_base(
     text_encoder = architecture.build_text_encoder(len(tokenizer))
     unet.train()
     text_encoder.train()
-    params = [*unet.parameters(), *text_encoder.parameters()]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.warmup, cfg.base_steps))
-    ema = EMA([unet, text_encoder], cfg.ema_decay)
-    noise_scheduler = architecture.build_noise_scheduler()
-    gen = torch.Generator().manual_seed(cfg.seed + 3)
-    start = time.time()
-    running = 0.0
-    for step in range(cfg.base_steps):
-        idx = torch.randint(0, len(latents), (cfg.base_batch,), generator=gen)
-        ids = input_ids[idx].clone()
-        drop = torch.rand(cfg.base_batch, generator=gen) < cfg.uncond_prob
-        ids[drop] = empty_ids
-        loss = diffusion_loss(unet, text_encoder, noise_scheduler, latents[idx], ids, gen, cfg.snr_gamma)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        ema.update()
-        running = loss.item() if step == 0 else 0.98 * running + 0.02 * loss.item()
-        if step % cfg.log_every == 0 or step == cfg.base_steps - 1:
-            elapsed = time.time() - start
-            eta = elapsed / (step + 1) * (cfg.base_steps - step - 1)
-            log(f"base step {step}/{cfg.base_steps} loss {running:.4f} {elapsed:.0f}s eta {eta:.0f}s")
-        if on_checkpoint is not None and step > 0 and step % cfg.checkpoint_every == 0:
-            on_checkpoint(*ema.shadow)  # type: ignore[arg-type]
-    unet_ema, text_ema = ema.shadow
-    return unet_ema, text_ema  # type: ignore[return-value]
+    return _train_denoiser(
+        "base", cfg, unet, text_encoder, (latents, input_ids, empty_ids),
+        steps=cfg.base_steps, lr=cfg.lr, warmup=cfg.warmup, seed=cfg.seed + 3, on_checkpoint=on_checkpoint,
+    )  # fmt: skip
 
 
 def refine(
@@ -292,31 +314,8 @@ def refine(
     empty_ids = tokenize(tokenizer, [""])[0]
     unet.train().requires_grad_(True)
     text_encoder.train().requires_grad_(True)
-    params = [*unet.parameters(), *text_encoder.parameters()]
-    opt = torch.optim.AdamW(params, lr=cfg.refine_lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(min(cfg.warmup, cfg.refine_steps), cfg.refine_steps))
-    ema = EMA([unet, text_encoder], cfg.ema_decay)
-    noise_scheduler = architecture.build_noise_scheduler()
-    gen = torch.Generator().manual_seed(cfg.seed + 51)
-    start = time.time()
-    running = 0.0
-    for step in range(cfg.refine_steps):
-        idx = torch.randint(0, len(latents), (cfg.base_batch,), generator=gen)
-        ids = input_ids[idx].clone()
-        ids[torch.rand(cfg.base_batch, generator=gen) < cfg.uncond_prob] = empty_ids
-        loss = diffusion_loss(
-            unet, text_encoder, noise_scheduler, latents[idx], ids, gen, cfg.snr_gamma, cfg.refine_offset_noise
-        )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        ema.update()
-        running = loss.item() if step == 0 else 0.98 * running + 0.02 * loss.item()
-        if step % cfg.log_every == 0 or step == cfg.refine_steps - 1:
-            elapsed = time.time() - start
-            eta = elapsed / (step + 1) * (cfg.refine_steps - step - 1)
-            log(f"refine step {step}/{cfg.refine_steps} loss {running:.4f} {elapsed:.0f}s eta {eta:.0f}s")
-    unet_ema, text_ema = ema.shadow
-    return unet_ema, text_ema  # type: ignore[return-value]
+    return _train_denoiser(
+        "refine", cfg, unet, text_encoder, (latents, input_ids, empty_ids),
+        steps=cfg.refine_steps, lr=cfg.refine_lr, warmup=min(cfg.warmup, cfg.refine_steps), seed=cfg.seed + 51,
+        offset_noise=cfg.refine_offset_noise,
+    )  # fmt: skip
