@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -130,13 +130,7 @@ def load_outcome(settings: Settings, job_id: int) -> Outcome | None:
 
 def mark_delivered(settings: Settings, job_id: int, message_id: int) -> None:
     with _session(settings) as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.discord_message_id.is_(None))
-            .values(discord_message_id=message_id)
-            .execution_options(synchronize_session=False)
-        )
-        session.commit()
+        jobs.record_delivery(session, job_id, message_id)
 
 
 def owed(settings: Settings, since: timedelta) -> list[Owed]:

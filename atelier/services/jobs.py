@@ -277,6 +277,19 @@ def sweep(session: Session, client: redis.Redis, settings: Settings, stale_after
     return SweepReport(requeued=requeued, failed=failed)
 
 
+def record_delivery(session: Session, job_id: int, message_id: int) -> bool:
+    """Remember the Discord message that carries a job's result, once: `discord_message_id` set means
+    delivered, which is how a restarted bot knows what it still owes and never posts a result twice."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.discord_message_id.is_(None))
+        .values(discord_message_id=message_id)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
 def checkpoint_of(session: Session, job: Job) -> ModelFile:
     if job.checkpoint_id is None:
         raise NotFound(f"job {job.id} names no checkpoint")

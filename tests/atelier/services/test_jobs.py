@@ -159,3 +159,12 @@ def test_sweeper_sends_jobs_the_broker_never_got(session: Session, registered: S
     broker.delete(SHARED_QUEUE)
     assert jobs.sweep(session, broker, registered, stale_after=3600).requeued == [job.id]
     assert broker.llen(SHARED_QUEUE) == 1
+
+
+def test_delivery_is_recorded_once(session: Session, registered: Settings) -> None:
+    """The first result message for a job is kept; a second delivery attempt is refused."""
+    job = new_job(session, registered)
+    assert jobs.record_delivery(session, job.id, 111) is True
+    assert jobs.record_delivery(session, job.id, 222) is False
+    session.refresh(job)
+    assert job.discord_message_id == 111
