@@ -12,21 +12,24 @@ import os
 import socket
 import time
 from functools import lru_cache
+from pathlib import Path
 
 import redis
 from diffusers import StableDiffusionPipeline
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from atelier import events
 from atelier.db import session_factory
 from atelier.infotext import format_infotext
 from atelier.recipe import Recipe
-from atelier.schema import Job
+from atelier.schema import Job, ModelFile, ModelKind
 from atelier.services import jobs
 from atelier.settings import get_settings
 from atelier.storage import store_image
 from workers.engine import PipelineCache, pick_device, render, set_cpu_threads
 from workers.lease import LeaseKeeper
+from workers.networks import networks_applied
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,22 @@ def _load_checkpoint(session: Session, job_id: int) -> tuple[StableDiffusionPipe
         return None, error
 
 
+def network_files(session: Session, recipe: Recipe) -> dict[tuple[str, str], Path]:
+    """Where the recipe's LoRAs and embeddings live in the store (enabled ones only)."""
+    wanted = {lora.name for lora in recipe.loras} | {embedding.name for embedding in recipe.embeddings}
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        select(ModelFile).where(
+            ModelFile.kind.in_([ModelKind.LORA, ModelKind.EMBEDDING]),
+            ModelFile.name.in_(wanted),
+            ModelFile.enabled.is_(True),
+        )
+    )
+    models_dir = get_settings().paths.models_dir
+    return {(row.kind.value, row.name): models_dir / row.file_path for row in rows}
+
+
 def _render_claimed(session: Session, sessions: sessionmaker[Session], client: redis.Redis, job_id: int) -> str:
     settings = get_settings()
     pipe, load_error = _load_checkpoint(session, job_id)
@@ -88,7 +107,8 @@ def _render_claimed(session: Session, sessions: sessionmaker[Session], client: r
                 return lease.held
 
             started = time.monotonic()
-            images = render(pipe, recipe, on_step)
+            with networks_applied(pipe, recipe, network_files(session, recipe)):
+                images = render(pipe, recipe, on_step)
             records = []
             for index, (image, seed) in enumerate(zip(images, recipe.seeds(), strict=True)):
                 infotext = format_infotext(recipe, seed=seed, model_name=checkpoint.name, model_hash=checkpoint.autov2)

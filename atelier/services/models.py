@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atelier.errors import InvalidInput
-from atelier.hashes import HashCache, hash_directory, hash_model_file
+from atelier.hashes import HashCache, hash_directory, hash_model_file, safetensors_data_offset
 from atelier.schema import ModelFile, ModelKind
 
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
@@ -49,10 +49,64 @@ def native_size(models_dir: Path, checkpoint: Path) -> int:
         return 512
 
 
+NETWORK_FOLDERS = {ModelKind.LORA: "loras", ModelKind.EMBEDDING: "embeddings"}
+TRIGGER_SHARE = 0.5
+MAX_TRIGGER_WORDS = 5
+
+
+def trigger_words(path: Path) -> list[str]:
+    """A kohya LoRA's trigger words: the tags of `ss_tag_frequency` used at least half as often as the
+    most frequent one (the words its training captions always carried)."""
+    try:
+        header = json.loads(path.read_bytes()[8 : safetensors_data_offset(path)])
+        frequencies: dict[str, int] = {}
+        for tags in json.loads(header.get("__metadata__", {}).get("ss_tag_frequency", "{}")).values():
+            for tag, count in tags.items():
+                frequencies[tag] = frequencies.get(tag, 0) + int(count)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return []
+    if not frequencies:
+        return []
+    top = max(frequencies.values())
+    ranked = sorted(frequencies, key=lambda tag: -frequencies[tag])
+    return [tag for tag in ranked if frequencies[tag] >= top * TRIGGER_SHARE][:MAX_TRIGGER_WORDS]
+
+
+def _scan_networks(session: Session, models_dir: Path, report: ScanReport, hash_cache: HashCache | None) -> None:
+    """Register LoRAs and textual-inversion embeddings (safetensors only), named by file stem as A1111 does."""
+    for kind, folder in NETWORK_FOLDERS.items():
+        known = set(session.scalars(select(ModelFile.name).where(ModelFile.kind == kind)))
+        for path in _candidates(models_dir / folder):
+            if path.suffix in PICKLE_SUFFIXES:
+                report.refused.append(f"{path.name}: pickle files can run code when loaded; convert it to .safetensors")
+                continue
+            if path.is_dir() or path.stem in known:
+                continue
+            hashes = hash_model_file(path, hash_cache)
+            session.add(
+                ModelFile(
+                    kind=kind,
+                    name=path.stem,
+                    file_path=str(path.relative_to(models_dir)),
+                    sha256=hashes.sha256,
+                    autov2=hashes.autov2,
+                    autov3=hashes.autov3,
+                    base_arch="sd1",
+                    native_size=512,
+                    size_bytes=path.stat().st_size,
+                    enabled=True,
+                    is_default=False,
+                    trigger_words=trigger_words(path) if kind == ModelKind.LORA else [],
+                )
+            )
+            report.added.append(f"{kind.value}:{path.stem}")
+
+
 def scan(
     session: Session, models_dir: Path, default_checkpoint: str = "", *, hash_cache: HashCache | None = None
 ) -> ScanReport:
-    """Register new checkpoints found in the store; the first one (or `default_checkpoint`) is default.
+    """Register new checkpoints, LoRAs and embeddings found in the store; the first checkpoint (or
+    `default_checkpoint`) is default.
 
     `hash_cache` (see `atelier.hashes`) lets a re-scan skip re-reading files it has hashed before."""
     report = ScanReport()
@@ -84,6 +138,7 @@ def scan(
         session.add(model)
         existing[name] = model
         report.added.append(name)
+    _scan_networks(session, models_dir, report, hash_cache)
     session.flush()
     if hash_cache is not None:
         hash_cache.save()

@@ -46,3 +46,14 @@ def test_unknown_checkpoint_suggests_close_names(registered: Settings) -> None:
     with session_factory(registered.database_url)() as session, pytest.raises(InvalidInput) as caught:
         resolve_checkpoint(session, "tiny_tst")
     assert caught.value.field == "checkpoint" and "tiny-test" in caught.value.reason
+
+
+def test_scan_registers_the_shipped_lora_with_its_trigger_word_and_the_embedding(settings: Settings) -> None:
+    """LoRAs and embeddings in the store are registered; a kohya LoRA's trigger word comes from its metadata."""
+    store = Path(__file__).resolve().parents[3] / "models"
+    with session_factory(settings.database_url)() as session:
+        scan(session, store)
+        rows = {(m.kind.value, m.name): m for m in session.query(ModelFile)}
+    assert rows[("lora", "atelier-stripes-v1")].trigger_words == ["atelierstripes"]
+    assert len(rows[("lora", "atelier-stripes-v1")].autov3 or "") == 12
+    assert ("embedding", "ateliersun") in rows and ("checkpoint", "atelier-tiny-v1") in rows
