@@ -38,7 +38,13 @@ from PIL import Image
 
 from atelier.recipe import Recipe
 from atelier.samplers import EXPONENTIAL, KARRAS, SGM_UNIFORM, effective_schedule, split_sampler
-from workers.prompt_encoding import encode_for_pipeline
+from workers.prompt_encoding import (
+    ScheduledConditioning,
+    SDXLScheduledConditioning,
+    encode_for_pipeline,
+    encode_for_sdxl_pipeline,
+    is_sdxl,
+)
 
 
 class ExactLMSScheduler(LMSDiscreteScheduler):  # type: ignore[misc]
@@ -192,15 +198,21 @@ def render(pipe: StableDiffusionPipeline, recipe: Recipe, on_step: StepCallback 
     seeds = recipe.seeds()
     generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
     interrupted = False
-    conditioning = encode_for_pipeline(
-        pipe,
-        recipe.prompt,
-        recipe.negative_prompt,
-        recipe.steps,
-        batch=len(seeds),
-        clip_skip=recipe.clip_skip,
-        emphasis=recipe.emphasis,
-    )
+    conditioning: ScheduledConditioning | SDXLScheduledConditioning
+    if is_sdxl(pipe):  # SDXL: two encoders, pooled output; A1111 ignores clip skip there
+        conditioning = encode_for_sdxl_pipeline(
+            pipe, recipe.prompt, recipe.negative_prompt, recipe.steps, batch=len(seeds), emphasis=recipe.emphasis
+        )
+    else:
+        conditioning = encode_for_pipeline(
+            pipe,
+            recipe.prompt,
+            recipe.negative_prompt,
+            recipe.steps,
+            batch=len(seeds),
+            clip_skip=recipe.clip_skip,
+            emphasis=recipe.emphasis,
+        )
 
     def step_end(pipeline: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         nonlocal interrupted
@@ -211,8 +223,7 @@ def render(pipe: StableDiffusionPipeline, recipe: Recipe, on_step: StepCallback 
         return tensors
 
     result = pipe(
-        prompt_embeds=conditioning.prompt_embeds,
-        negative_prompt_embeds=conditioning.negative_prompt_embeds,
+        **conditioning.pipeline_kwargs(),
         num_inference_steps=recipe.steps,
         guidance_scale=recipe.cfg_scale,
         width=recipe.width,
