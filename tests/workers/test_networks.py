@@ -70,3 +70,13 @@ def test_missing_network_file_fails_the_job_clearly(pipe: StableDiffusionPipelin
     gone = recipe("x", loras=(LoraUse("deleted-lora", 1.0),))
     with pytest.raises(NetworkMissing, match="deleted-lora"), networks_applied(pipe, gone, FILES):
         pass
+
+
+def test_emphasis_and_prompt_editing_change_the_bundled_models_image(pipe: StableDiffusionPipeline) -> None:
+    """`(red:1.5)` and `[red:blue:0.5]` each render differently from plain `red`, and from each other."""
+    plain = pixels(pipe, recipe("a red circle on a white background"))
+    weighted = pixels(pipe, recipe("a (red:1.5) circle on a white background"))
+    edited = pixels(pipe, recipe("a [red:blue:0.5] circle on a white background"))
+    assert np.abs(weighted - plain).mean() > 0.5
+    assert np.abs(edited - plain).mean() > 0.5
+    assert np.abs(edited - weighted).mean() > 0.5

@@ -187,7 +187,6 @@ def test_second_order_sampler_schedules_over_denoiser_calls(pipe: Any) -> None:
     assert len(seen) == 5 and [torch.equal(b[1:2], red) for b in seen] == [True, True, True, True, False]
 
 
-@pytest.mark.skipif(not BUNDLED.is_file(), reason="the bundled model has not been trained into models/ yet")
 def test_bundled_model_encodes_a1111_syntax(monkeypatch: pytest.MonkeyPatch) -> None:
     """On the bundled checkpoint: long prompts chunk, BREAK adds a chunk, and emphasis changes the output."""
     from diffusers import StableDiffusionPipeline
