@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from atelier import events
-from atelier.errors import NotFound
+from atelier.errors import InvalidInput, NotFound
 from atelier.prompt import ParsedPrompt, check_prompt
 from atelier.queue import RENDER_TASK, celery_app, queue_for
 from atelier.recipe import EmbeddingUse, LoraUse, Recipe, checkpoint_name, parse_recipe
@@ -80,6 +80,7 @@ def submit(
     positive = check_prompt(session, recipe.prompt, "prompt", steps=recipe.steps)
     negative = check_prompt(session, recipe.negative_prompt, "negative_prompt", steps=recipe.steps)
     recipe = with_networks(session, recipe, positive, negative)
+    refuse_mismatched_loras(session, recipe, checkpoint)
     job = Job(
         owner_id=owner_id,
         source=source,
@@ -117,6 +118,20 @@ def with_networks(session: Session, recipe: Recipe, *parsed: ParsedPrompt) -> Re
     names = dict.fromkeys(name for prompt in parsed for name in prompt.embeddings)
     embeddings = [EmbeddingUse(name, _short_hash(rows.get((ModelKind.EMBEDDING, name)), lora=False)) for name in names]
     return replace(recipe, loras=tuple(loras), embeddings=tuple(embeddings))
+
+
+def refuse_mismatched_loras(session: Session, recipe: Recipe, checkpoint: ModelFile) -> None:
+    """An SD1.5 LoRA on an SDXL checkpoint (or the reverse) cannot load: say so before queueing."""
+    names = [lora.name for lora in recipe.loras]
+    if not names:
+        return
+    query = select(ModelFile).where(ModelFile.kind == ModelKind.LORA, ModelFile.name.in_(names))
+    for lora in session.scalars(query):
+        if lora.base_arch != checkpoint.base_arch:
+            raise InvalidInput(
+                "prompt",
+                f"LoRA {lora.name!r} is for {lora.base_arch} models but {checkpoint.name!r} is {checkpoint.base_arch}",
+            )
 
 
 def _short_hash(model: ModelFile | None, *, lora: bool) -> str:

@@ -16,7 +16,7 @@ from atelier.db import session_factory
 from atelier.errors import InvalidInput
 from atelier.events import ALL_EVENTS
 from atelier.queue import SHARED_QUEUE
-from atelier.schema import Image, Job, JobSource, JobState
+from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind
 from atelier.services import jobs
 from atelier.settings import RedisSettings, Settings
 
@@ -168,3 +168,13 @@ def test_delivery_is_recorded_once(session: Session, registered: Settings) -> No
     assert jobs.record_delivery(session, job.id, 222) is False
     session.refresh(job)
     assert job.discord_message_id == 111
+
+
+def test_lora_for_another_architecture_is_refused(session: Session, registered: Settings, broker) -> None:
+    """An SDXL LoRA named in a prompt for an SD1 checkpoint is refused before anything is queued."""
+    session.add(ModelFile(kind=ModelKind.LORA, name="xl-style", file_path="loras/xl-style.safetensors",
+                          sha256="0" * 64, autov2="0" * 10, autov3="0" * 12, base_arch="sdxl"))  # fmt: skip
+    session.commit()
+    with pytest.raises(InvalidInput, match=r"xl-style.*sdxl"):
+        new_job(session, registered, prompt="<lora:xl-style:1> a red circle")
+    assert broker.llen(SHARED_QUEUE) == 0
