@@ -9,10 +9,10 @@ def test_token_counts_per_chunk(tmp_path: Path) -> None:
     """workers.prompt_check counts the tokens of each 75-token chunk as A1111 shows them."""
     from transformers import CLIPTokenizer
 
-    from tests.helpers.tiny_model import _write_tokenizer
+    from tests.helpers.tiny_model import write_tokenizer
     from workers.prompt_check import chunk_counts
 
-    _write_tokenizer(tmp_path)
+    write_tokenizer(tmp_path)
     tokenizer = CLIPTokenizer(str(tmp_path / "vocab.json"), str(tmp_path / "merges.txt"), model_max_length=77)
     assert chunk_counts(tokenizer, "a cat", "prompt", 20) == [4]  # the test vocab spells "cat" out
     assert chunk_counts(tokenizer, "a " * 100, "prompt", 20) == [75, 25]

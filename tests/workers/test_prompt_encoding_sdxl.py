@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from atelier.prompt import parse_prompt
-from tests.helpers.tiny_model import _write_tokenizer
+from tests.helpers.tiny_model import tiny_text_config, tiny_unet, tiny_vae, write_tokenizer
 from workers.prompt_encoding import (
     SDXLPromptEncoder,
     encode_for_pipeline,
@@ -20,61 +20,27 @@ from workers.prompt_encoding import (
 HIDDEN_1, HIDDEN_2, PROJECTION, TIME_DIM = 16, 24, 8, 4
 
 
-def _text_config(tokenizer: Any, hidden: int, **extra: Any) -> Any:
-    from transformers import CLIPTextConfig
-
-    return CLIPTextConfig(
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        hidden_size=hidden,
-        intermediate_size=2 * hidden,
-        num_attention_heads=2,
-        num_hidden_layers=2,
-        vocab_size=len(tokenizer),
-        max_position_embeddings=77,
-        **extra,
-    )
-
-
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
     from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
     folder = tmp_path_factory.mktemp("tiny-sdxl")
-    _write_tokenizer(folder)
+    write_tokenizer(folder)
     vocab, merges = str(folder / "vocab.json"), str(folder / "merges.txt")
     tokenizer = CLIPTokenizer(vocab, merges, model_max_length=77)
     tokenizer_2 = CLIPTokenizer(vocab, merges, model_max_length=77, pad_token="!")  # as SDXL's CLIP-G: pad id 0
     torch.manual_seed(0)
-    text_encoder = CLIPTextModel(_text_config(tokenizer, HIDDEN_1))
-    text_encoder_2 = CLIPTextModelWithProjection(_text_config(tokenizer_2, HIDDEN_2, projection_dim=PROJECTION))
-    unet = UNet2DConditionModel(
-        block_out_channels=(8, 16),
-        layers_per_block=1,
-        sample_size=32,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=HIDDEN_1 + HIDDEN_2,
-        norm_num_groups=4,
-        attention_head_dim=2,
+    text_encoder = CLIPTextModel(tiny_text_config(tokenizer, HIDDEN_1))
+    text_encoder_2 = CLIPTextModelWithProjection(tiny_text_config(tokenizer_2, HIDDEN_2, projection_dim=PROJECTION))
+    unet = tiny_unet(
+        HIDDEN_1 + HIDDEN_2,
         use_linear_projection=True,
         addition_embed_type="text_time",
         addition_time_embed_dim=TIME_DIM,
         projection_class_embeddings_input_dim=6 * TIME_DIM + PROJECTION,
     )
-    vae = AutoencoderKL(
-        block_out_channels=(8, 16),
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        latent_channels=4,
-        norm_num_groups=4,
-    )
+    vae = tiny_vae()
     scheduler = EulerDiscreteScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
     built = StableDiffusionXLPipeline(
         vae=vae,
