@@ -416,9 +416,7 @@ def encode_for_sdxl_pipeline(
 
     Call after the sampler is set: second-order schedulers (`order == 2`) make two denoiser calls a step.
     """
-    total = steps * int(getattr(pipe.scheduler, "order", 1))
-    positive = parse_prompt(prompt, "prompt", steps=total)
-    negative = parse_prompt(negative_prompt, "negative_prompt", steps=total)
+    total, positive, negative = _parse_both(pipe, prompt, negative_prompt, steps)
     convert = getattr(pipe, "maybe_convert_prompt", None)
     encoder = SDXLPromptEncoder(
         pipe.tokenizer,
@@ -449,9 +447,7 @@ def encode_for_pipeline(
     """
     if is_sdxl(pipe):
         raise TypeError("SDXL pipeline: use encode_for_sdxl_pipeline, which also returns the pooled embeddings")
-    total = steps * int(getattr(pipe.scheduler, "order", 1))
-    positive = parse_prompt(prompt, "prompt", steps=total)
-    negative = parse_prompt(negative_prompt, "negative_prompt", steps=total)
+    total, positive, negative = _parse_both(pipe, prompt, negative_prompt, steps)
     convert = getattr(pipe, "maybe_convert_prompt", None)
     encoder = PromptEncoder(
         pipe.tokenizer,
@@ -461,6 +457,16 @@ def encode_for_pipeline(
         convert=(lambda text: convert(text, pipe.tokenizer)) if convert else None,
     )
     return schedule_conditioning(encoder, positive, negative, total, batch)
+
+
+def _parse_both(pipe: Any, prompt: str, negative_prompt: str, steps: int) -> tuple[int, Any, Any]:
+    """Both prompts parsed over the denoiser calls the sampler makes (second-order samplers call twice a step)."""
+    total = steps * int(getattr(pipe.scheduler, "order", 1))
+    return (
+        total,
+        parse_prompt(prompt, "prompt", steps=total),
+        parse_prompt(negative_prompt, "negative_prompt", steps=total),
+    )
 
 
 def _emphasis(mode: str) -> Emphasis:
