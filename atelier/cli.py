@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from atelier.hashes import HashCache
+from atelier.schema import ModelKind
 from atelier.settings import Settings, get_settings
 
 app = typer.Typer(help="Atelier: a community's shared Stable Diffusion studio.", no_args_is_help=True)
@@ -107,7 +108,7 @@ def migrate() -> None:
 
 @models_app.command("scan")
 def models_scan() -> None:
-    """Register new checkpoints found in the model store."""
+    """Register new checkpoints, LoRAs, embeddings and VAEs found in the model store."""
     from atelier.db import migrate as run_migrations
     from atelier.db import session_scope
     from atelier.services.models import scan
@@ -119,6 +120,61 @@ def models_scan() -> None:
             session, settings.paths.models_dir, settings.render.default_checkpoint, hash_cache=_hash_cache(settings)
         )
     typer.echo(json.dumps(report.__dict__, indent=2))
+
+
+@models_app.command("import")
+def models_import(
+    path: Annotated[Path, typer.Argument(help="a .safetensors file or a diffusers folder")],
+    kind: Annotated[ModelKind | None, typer.Option(help="default: detected from the file's keys")] = None,
+    name: Annotated[str | None, typer.Option(help="registry name (default: the file or folder name)")] = None,
+) -> None:
+    """Copy (or hard-link) a model into the store and register it. Pickle files are refused unopened."""
+    from atelier.db import migrate as run_migrations
+    from atelier.db import session_scope
+    from atelier.errors import ModelRefused
+    from atelier.services.model_import import import_model
+
+    settings = get_settings()
+    run_migrations(settings.database_url)
+    try:
+        with session_scope(settings.database_url) as session:
+            model = import_model(
+                session, settings.paths.models_dir, path, kind=kind, name=name, hash_cache=_hash_cache(settings)
+            )
+            line = (
+                f"imported {model.kind.value} {model.name!r} ({model.base_arch}) as "
+                f"{settings.paths.models_dir / model.file_path}; AutoV2 {model.autov2}"
+                + (f", AutoV3 {model.autov3}" if model.autov3 else "")
+                + (f", trigger words: {', '.join(model.trigger_words)}" if model.trigger_words else "")
+            )
+    except ModelRefused as refused:
+        typer.echo(f"refused: {refused.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(line)
+
+
+@models_app.command("tokenizer")
+def models_tokenizer(
+    output_dir: Annotated[Path, typer.Argument(help="folder to write vocab.json, merges.txt and configs to")],
+    bpe: Annotated[
+        Path | None, typer.Option(help="the BPE .txt.gz or an open_clip_torch wheel (default: the installed one)")
+    ] = None,
+    pad_token: Annotated[str, typer.Option(help="'<|endoftext|>' for SD1, '!' for SD2 and SDXL's second encoder")] = (
+        "<|endoftext|>"
+    ),
+) -> None:
+    """Write the real CLIP tokenizer (49 408 tokens), built offline from open_clip's BPE file."""
+    from atelier.clip_vocab import VocabularyNotFound, write_clip_tokenizer
+
+    try:
+        folder = write_clip_tokenizer(output_dir, bpe, pad_token=pad_token)
+    except VocabularyNotFound as missing:
+        typer.echo(f"error: {missing}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as error:
+        typer.echo(f"error: cannot write {output_dir}: {error.strerror or error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote the CLIP tokenizer to {folder}")
 
 
 @app.command()

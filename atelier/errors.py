@@ -23,3 +23,8 @@ class InvalidInput(AtelierError):
 
 class NotFound(AtelierError):
     """A job, image or model that the request names does not exist (or is hidden from the caller)."""
+
+
+class ModelRefused(AtelierError):
+    """A model file the store will not take (a pickle, an unknown layout, a LyCORIS type the workers
+    cannot apply); the message names the file, what was found and what to do instead."""
