@@ -28,3 +28,11 @@ class NotFound(AtelierError):
 class ModelRefused(AtelierError):
     """A model file the store will not take (a pickle, an unknown layout, a LyCORIS type the workers
     cannot apply); the message names the file, what was found and what to do instead."""
+
+
+class Forbidden(AtelierError):
+    """The caller may not do this to this object (e.g. cancel another member's job)."""
+
+
+class Refused(AtelierError):
+    """A fair-share rule stops the request for now (queue cap, daily quota); the message says until when."""

@@ -8,6 +8,7 @@ Workers run `-P solo -c 1`, one process per GPU.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -35,6 +36,25 @@ def advertise_warm(client: redis.Redis, checkpoints: Iterable[str]) -> None:
     """A worker says which checkpoints it holds loaded; the mark lapses unless renewed."""
     for name in checkpoints:
         client.set(f"{WARM_KEY_PREFIX}{name}", "1", ex=WARM_TTL_SECONDS)
+
+
+WORKER_KEY_PREFIX = "atelier:worker:"
+
+
+def advertise_worker(client: redis.Redis, worker: str, checkpoints: Iterable[str]) -> None:
+    """A worker says it is alive (and what it holds warm); the mark lapses unless renewed."""
+    client.set(f"{WORKER_KEY_PREFIX}{worker}", json.dumps(sorted(checkpoints)), ex=WARM_TTL_SECONDS)
+
+
+def live_workers(client: redis.Redis) -> dict[str, list[str]]:
+    """Workers that advertised within the last `WARM_TTL_SECONDS`, with their warm checkpoints."""
+    found: dict[str, list[str]] = {}
+    for key in client.scan_iter(match=f"{WORKER_KEY_PREFIX}*", count=100):
+        name = key.decode() if isinstance(key, bytes) else str(key)
+        raw = client.get(key)
+        if raw is not None:
+            found[name.removeprefix(WORKER_KEY_PREFIX)] = list(json.loads(raw))
+    return found
 
 
 def queue_for(client: redis.Redis, checkpoint: str) -> str:

@@ -135,7 +135,9 @@ class Job(Base):
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # Seconds the worker spent rendering (not waiting): what daily GPU quotas and ETAs add up.
+    render_seconds: Mapped[float | None] = mapped_column()
 
     owner: Mapped[User | None] = relationship()
     checkpoint: Mapped[ModelFile | None] = relationship()

@@ -76,6 +76,20 @@ class RenderSettings(BaseSettings):
     torch_threads: int = 0
 
 
+class SchedulingSettings(BaseSettings):
+    """Fair sharing of the GPUs between members; per-role values are JSON objects in the environment,
+    e.g. `ATELIER_SHARE_WEIGHTS='{"member": 1, "moderator": 2}'`."""
+
+    model_config = _config()
+
+    # Round-robin between members, weighted by role: a weight-2 member gets two turns per round.
+    share_weights: dict[str, float] = {"member": 1.0, "moderator": 1.0, "admin": 1.0}
+    # Jobs one member may have waiting at once (0: no cap); more are refused at submit.
+    max_queued_per_member: int = 20
+    # GPU-seconds of rendering per member per UTC day, by role (0 or absent: unlimited).
+    daily_gpu_seconds: dict[str, float] = {}
+
+
 class DiscordSettings(BaseSettings):
     """The bot starts only when a token is set."""
 
@@ -110,6 +124,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()
     render: RenderSettings = RenderSettings()
+    scheduling: SchedulingSettings = SchedulingSettings()
     discord: DiscordSettings = DiscordSettings()
     web: WebSettings = WebSettings()
 
@@ -146,6 +161,7 @@ def load_settings() -> Settings:
         database=DatabaseSettings(),
         redis=RedisSettings(),
         render=RenderSettings(),
+        scheduling=SchedulingSettings(),
         discord=DiscordSettings(),
         web=WebSettings(),
     )

@@ -1,7 +1,7 @@
 """Score the bundled tiny model (models/checkpoints/atelier-tiny-v1.safetensors) automatically.
 
 Renders a fixed set of prompts with fixed seeds through the worker's own loading and render path
-(`workers.engine.load_pipeline` + `workers.engine.render`; falls back to the loading contract + a plain pipeline
+(`workers.engine.load_pipeline` + `workers.render.render`; falls back to the loading contract + a plain pipeline
 call if the engine is unavailable, and says so), then scores each picture against the generator's ground truth:
 background colour, shape colour, shape (a small mask classifier trained here, seeded), position, on seen
 combinations and on held-out ones separately; the LoRA's style with vs without its trigger word; the embedding's
@@ -70,6 +70,7 @@ def make_renderer(models_dir: Path, steps: int, cfg: float, sampler: str) -> tup
     try:
         from atelier.recipe import Recipe
         from workers import engine
+        from workers import render as render_module
 
         pipe = engine.load_pipeline(models_dir / CHECKPOINT, models_dir, "cpu")
 
@@ -77,9 +78,9 @@ def make_renderer(models_dir: Path, steps: int, cfg: float, sampler: str) -> tup
             recipe = Recipe(
                 prompt=prompt, sampler=sampler, steps=steps, cfg_scale=cfg, width=64, height=64, seed=seed, count=1
             )
-            return np.asarray(engine.render(pipe, recipe)[0].convert("RGB"))
+            return np.asarray(render_module.render(pipe, recipe)[0].convert("RGB"))
 
-        return render, pipe, "workers.engine.load_pipeline + workers.engine.render"
+        return render, pipe, "workers.engine.load_pipeline + workers.render.render"
     except (ImportError, AttributeError) as exc:  # engine missing or its API changed: use the contract directly
         pipe = pipeline.load_single_file(models_dir / CHECKPOINT, models_dir / "configs" / pipeline.MODEL_NAME)
         pipe.set_progress_bar_config(disable=True)

@@ -1,8 +1,8 @@
 """How errors reach people: a page for browsers, `{"error": {...}}` for API clients, never a 500.
 
-Atelier's services raise `InvalidInput` (naming the field) and `NotFound`; the handlers here turn
-them into 422 and 404 responses in the shape the caller asked for, so routes stay free of
-try/except boilerplate. The form route catches `InvalidInput` itself, because it re-renders the
+Atelier's services raise `InvalidInput` (naming the field), `NotFound`, `Forbidden` and `Refused`;
+the handlers here turn them into 422, 404, 403 and 429 responses in the shape the caller asked for,
+so routes stay free of try/except boilerplate. The form route catches `InvalidInput` itself, because it re-renders the
 form with the user's input rather than showing a bare error.
 """
 
@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException
 
-from atelier.errors import InvalidInput, NotFound
+from atelier.errors import Forbidden, InvalidInput, NotFound, Refused
 from gallery.templating import templates
 
 JSON_PREFIXES = ("/api/", "/healthz")
@@ -53,6 +53,13 @@ async def _invalid_input(request: Request, exc: Exception) -> Response:
     return error_page(request, 422, "Invalid input", exc.message)
 
 
+async def _rule_error(request: Request, exc: Exception) -> Response:
+    """Forbidden (403) and Refused (429): the message says which rule and, for quotas, until when."""
+    status, title = (403, "Not allowed") if isinstance(exc, Forbidden) else (429, "Not now")
+    message = exc.message if isinstance(exc, Forbidden | Refused) else title
+    return error_page(request, status, title, message)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
@@ -75,5 +82,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(InvalidInput, _invalid_input)
+    app.add_exception_handler(Forbidden, _rule_error)
+    app.add_exception_handler(Refused, _rule_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

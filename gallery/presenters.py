@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from atelier.schema import Image, Job, JobState
-from atelier.services.jobs import average_render_seconds, queue_estimate
+from atelier.services.jobs import expected_seconds, queue_estimate
 from gallery.queries import visible_images_of
 from gallery.templating import aware
 
@@ -36,13 +36,13 @@ def image_links(image: Image) -> dict[str, Any]:
 
 
 def _running_eta(session: Session, job: Job) -> float:
-    """Seconds left: from the pace so far once steps are reported, else from recent renders."""
+    """Seconds left: from the pace so far once steps are reported, else from the checkpoint's measured pace."""
     started = aware(job.started_at) if job.started_at else datetime.now(UTC)
     elapsed = max(0.0, (datetime.now(UTC) - started).total_seconds())
     if job.progress_step > 0 and job.progress_total > 0:
         remaining = max(0, job.progress_total - job.progress_step)
         return elapsed / job.progress_step * remaining
-    return max(0.0, average_render_seconds(session, job.checkpoint_id) - elapsed)
+    return max(0.0, expected_seconds(session, job) - elapsed)
 
 
 def job_status(session: Session, job: Job) -> dict[str, Any]:

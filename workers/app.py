@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from atelier import events
 from atelier.db import migrate, session_factory
-from atelier.queue import RENDER_TASK, WARM_TTL_SECONDS, advertise_warm, celery_app
+from atelier.queue import RENDER_TASK, WARM_TTL_SECONDS, advertise_warm, advertise_worker, celery_app
 from atelier.schema import ModelFile, ModelKind
 from atelier.services.jobs import sweep
 from atelier.settings import Settings, get_settings
-from workers.tasks import pipeline_cache, render_job
+from workers.tasks import WORKER_ID, pipeline_cache, render_job
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +58,15 @@ def preload(settings: Settings) -> list[str]:
 
 
 def housekeeping_forever(warm: list[str]) -> None:
-    """Every few seconds: keep the warm marks alive and sweep lost jobs back into the queue."""
+    """Every few seconds: keep the warm marks and this worker's heartbeat alive (ETAs divide the queue
+    by the live workers) and sweep lost jobs back into the queue."""
     settings = get_settings()
     stale_after = settings.render.max_render_seconds + 600
     while True:
         try:
             client = events.redis_client(settings.redis_url)
             advertise_warm(client, warm)
+            advertise_worker(client, WORKER_ID, warm)
             with session_factory(settings.database_url)() as session:
                 report = sweep(session, client, settings, stale_after)
             client.close()

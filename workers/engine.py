@@ -1,10 +1,8 @@
-"""The diffusers engine: load a checkpoint from the model store and render a recipe.
+"""The diffusers engine: load a checkpoint from the model store and pick the recipe's sampler.
 
 Everything runs offline (HF_HUB_OFFLINE=1): single-file checkpoints load with the diffusers-layout
 config folder that the store ships under `models/configs/<name>` (or `models/configs/sd1`), and
-diffusers folders load with `local_files_only`. Noise comes from CPU generators seeded per image,
-so a recipe re-renders bit-identically on the same hardware and image i of a batch equals a single
-render with seed + i.
+diffusers folders load with `local_files_only`. Rendering itself is `workers.render`.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from __future__ import annotations
 import inspect
 import os
 from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +31,8 @@ from diffusers import (
     UniPCMultistepScheduler,
 )
 from diffusers.schedulers.scheduling_lms_discrete import LMSDiscreteScheduler
-from PIL import Image
 
-from atelier.recipe import Recipe
 from atelier.samplers import EXPONENTIAL, KARRAS, SGM_UNIFORM, effective_schedule, split_sampler
-from workers.prompt_encoding import (
-    ScheduledConditioning,
-    SDXLScheduledConditioning,
-    encode_for_pipeline,
-    encode_for_sdxl_pipeline,
-    is_sdxl,
-)
 
 
 class ExactLMSScheduler(LMSDiscreteScheduler):  # type: ignore[misc]
@@ -91,9 +79,6 @@ SCHEDULE_OPTIONS: dict[str, dict[str, Any]] = {
     EXPONENTIAL: {"use_exponential_sigmas": True, "timestep_spacing": "linspace"},
     SGM_UNIFORM: {"timestep_spacing": "trailing"},
 }
-
-StepCallback = Callable[[int, int], bool]
-"""Called after each step with (step, total); returning False interrupts the render."""
 
 
 class ModelNotLoadable(Exception):
@@ -190,49 +175,3 @@ def set_sampler(pipe: StableDiffusionPipeline, sampler: str, schedule_type: str 
         base = pipe.scheduler.config
         pipe._atelier_scheduler_config = base
     pipe.scheduler = scheduler_for(base, sampler, schedule_type)
-
-
-def render(pipe: StableDiffusionPipeline, recipe: Recipe, on_step: StepCallback | None = None) -> list[Image.Image]:
-    """Render every image of the recipe; raises `InterruptedError` when `on_step` stops it."""
-    set_sampler(pipe, recipe.sampler, recipe.schedule_type)
-    seeds = recipe.seeds()
-    generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
-    interrupted = False
-    conditioning: ScheduledConditioning | SDXLScheduledConditioning
-    if is_sdxl(pipe):  # SDXL: two encoders, pooled output; A1111 ignores clip skip there
-        conditioning = encode_for_sdxl_pipeline(
-            pipe, recipe.prompt, recipe.negative_prompt, recipe.steps, batch=len(seeds), emphasis=recipe.emphasis
-        )
-    else:
-        conditioning = encode_for_pipeline(
-            pipe,
-            recipe.prompt,
-            recipe.negative_prompt,
-            recipe.steps,
-            batch=len(seeds),
-            clip_skip=recipe.clip_skip,
-            emphasis=recipe.emphasis,
-        )
-
-    def step_end(pipeline: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
-        nonlocal interrupted
-        tensors = conditioning.step_end(pipeline, step, tensors)
-        if on_step is not None and not on_step(step + 1, recipe.steps):
-            interrupted = True
-            pipeline._interrupt = True
-        return tensors
-
-    result = pipe(
-        **conditioning.pipeline_kwargs(),
-        num_inference_steps=recipe.steps,
-        guidance_scale=recipe.cfg_scale,
-        width=recipe.width,
-        height=recipe.height,
-        generator=generators,
-        callback_on_step_end=step_end,
-        callback_on_step_end_tensor_inputs=["latents", *conditioning.tensor_inputs],
-    )
-    if interrupted:
-        raise InterruptedError("render stopped")
-    images: list[Image.Image] = result.images
-    return images

@@ -411,12 +411,14 @@ def encode_for_sdxl_pipeline(
     *,
     batch: int = 1,
     emphasis: str = "Original",
+    hires_steps: int | None = None,
 ) -> SDXLScheduledConditioning:
     """Parse both prompts and build the conditioning for `pipe(**conditioning.pipeline_kwargs())` on SDXL.
 
     Call after the sampler is set: second-order schedulers (`order == 2`) make two denoiser calls a step.
+    With `hires_steps`, the conditioning is for a hires pass of that many steps after `steps` base steps.
     """
-    total, positive, negative = _parse_both(pipe, prompt, negative_prompt, steps)
+    total, positive, negative = _parse_both(pipe, prompt, negative_prompt, steps, hires_steps)
     convert = getattr(pipe, "maybe_convert_prompt", None)
     encoder = SDXLPromptEncoder(
         pipe.tokenizer,
@@ -439,15 +441,17 @@ def encode_for_pipeline(
     batch: int = 1,
     clip_skip: int = 1,
     emphasis: str = "Original",
+    hires_steps: int | None = None,
 ) -> ScheduledConditioning:
     """Parse both prompts and build the conditioning for `pipe(prompt_embeds=…, negative_prompt_embeds=…)`.
 
     Call after the sampler is set: second-order schedulers (`order == 2`) make two denoiser calls a step.
+    With `hires_steps`, the conditioning is for a hires pass of that many steps after `steps` base steps.
     SD1.x/SD2 only; SDXL pipelines go through `encode_for_sdxl_pipeline` (see `is_sdxl`).
     """
     if is_sdxl(pipe):
         raise TypeError("SDXL pipeline: use encode_for_sdxl_pipeline, which also returns the pooled embeddings")
-    total, positive, negative = _parse_both(pipe, prompt, negative_prompt, steps)
+    total, positive, negative = _parse_both(pipe, prompt, negative_prompt, steps, hires_steps)
     convert = getattr(pipe, "maybe_convert_prompt", None)
     encoder = PromptEncoder(
         pipe.tokenizer,
@@ -459,13 +463,17 @@ def encode_for_pipeline(
     return schedule_conditioning(encoder, positive, negative, total, batch)
 
 
-def _parse_both(pipe: Any, prompt: str, negative_prompt: str, steps: int) -> tuple[int, Any, Any]:
-    """Both prompts parsed over the denoiser calls the sampler makes (second-order samplers call twice a step)."""
-    total = steps * int(getattr(pipe.scheduler, "order", 1))
+def _parse_both(
+    pipe: Any, prompt: str, negative_prompt: str, steps: int, hires_steps: int | None = None
+) -> tuple[int, Any, Any]:
+    """Both prompts parsed over the denoiser calls the pass makes (second-order samplers call twice a step),
+    and how many calls that is: the hires pass's own when `hires_steps` is given."""
+    order = int(getattr(pipe.scheduler, "order", 1))
+    total, hires_total = steps * order, None if hires_steps is None else hires_steps * order
     return (
-        total,
-        parse_prompt(prompt, "prompt", steps=total),
-        parse_prompt(negative_prompt, "negative_prompt", steps=total),
+        total if hires_total is None else hires_total,
+        parse_prompt(prompt, "prompt", steps=total, hires_steps=hires_total),
+        parse_prompt(negative_prompt, "negative_prompt", steps=total, hires_steps=hires_total),
     )
 
 

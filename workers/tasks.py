@@ -1,8 +1,11 @@
 """The Celery task: a thin shell over the job services and the engine.
 
-The message carries only a job id. The task claims the job in the database (so a duplicated or
-redelivered message does nothing), renders, stores the files, and completes the job; while it
-renders it renews its lease and publishes progress at most once a second.
+A message means "there is work": the worker asks the scheduler which queued job is fairest to run
+now (preferring checkpoints it holds loaded), loads that checkpoint, claims the job in the database
+(so a duplicated or redelivered message does nothing), renders, stores the files, and completes
+the job. The message's own job is the fallback, which is how a job whose worker died is picked up.
+While it renders it renews its lease, stops within a step when the job is cancelled, and publishes
+progress at most once a second, with a preview when the preview budget allows.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import redis
+import torch
 from diffusers import StableDiffusionPipeline
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,17 +29,20 @@ from atelier.db import session_factory
 from atelier.infotext import format_infotext
 from atelier.recipe import Recipe
 from atelier.schema import Job, ModelFile, ModelKind
-from atelier.services import jobs
+from atelier.services import jobs, scheduling
 from atelier.settings import get_settings
 from atelier.storage import store_image
-from workers.engine import PipelineCache, pick_device, render, set_cpu_threads
+from workers.engine import PipelineCache, pick_device, set_cpu_threads
 from workers.lease import LeaseKeeper
 from workers.networks import networks_applied
+from workers.preview import PreviewBudget, data_url
+from workers.render import render
 
 log = logging.getLogger(__name__)
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 PROGRESS_INTERVAL_SECONDS = 1.0
+CLAIM_TRIES = 5
 
 
 @lru_cache(maxsize=1)
@@ -45,15 +53,32 @@ def pipeline_cache() -> PipelineCache:
 
 
 def render_job(job_id: int) -> str:
-    """Run one job to its end; returns what happened, for the log."""
+    """Run the fairest waiting job (or the message's own job) to its end; returns what happened, for the log."""
     settings = get_settings()
     sessions = session_factory(settings.database_url)
     client = events.redis_client(settings.redis_url)
     try:
         with sessions() as session:
-            return _render_claimed(session, sessions, client, job_id)
+            for candidate in _candidates(session, job_id)[:CLAIM_TRIES]:
+                pipe, load_error = _load_checkpoint(session, candidate)
+                job = jobs.claim(session, candidate, WORKER_ID, settings.render.lease_seconds)
+                if job is not None:
+                    return f"job {candidate}: " + _render_claimed(session, sessions, client, job, pipe, load_error)
+            return "nothing to claim: every waiting job is taken"
     finally:
         client.close()
+
+
+def _candidates(session: Session, hint: int) -> list[int]:
+    """Job ids to try, best first: the fair order (warm checkpoints first), then the message's own job."""
+    warm_paths = set(pipeline_cache().warm())
+    warm_ids = set(
+        session.scalars(
+            select(ModelFile.id).where(ModelFile.kind == ModelKind.CHECKPOINT, ModelFile.file_path.in_(warm_paths))
+        )
+    )
+    order = [job.id for job in scheduling.next_jobs(session, get_settings(), warm_ids)]
+    return [*order, hint] if hint not in order else order
 
 
 def _load_checkpoint(session: Session, job_id: int) -> tuple[StableDiffusionPipeline | None, Exception | None]:
@@ -83,42 +108,70 @@ def network_files(session: Session, recipe: Recipe) -> dict[tuple[str, str], Pat
     return {(row.kind.value, row.name): models_dir / row.file_path for row in rows}
 
 
-def _render_claimed(session: Session, sessions: sessionmaker[Session], client: redis.Redis, job_id: int) -> str:
+def init_image_of(recipe: Recipe) -> Image.Image | None:
+    """img2img's source: `submit` already resolved it to a stored file."""
+    if not recipe.init_image:
+        return None
+    with Image.open(get_settings().paths.images_dir / recipe.init_image) as source:
+        return source.convert("RGB")
+
+
+class StepReporter:
+    """The per-step callback: lease and cancel checks every step, progress (with a preview when the budget
+    allows) at most once a second."""
+
+    def __init__(self, client: redis.Redis, job_id: int, lease: LeaseKeeper, pipe: StableDiffusionPipeline) -> None:
+        self.client = client
+        self.job_id = job_id
+        self.lease = lease
+        self.pipe = pipe
+        self.previews = PreviewBudget()
+        self.last_report = 0.0
+
+    def __call__(self, step: int, total: int, latents: torch.Tensor) -> bool:
+        self.lease.step = step
+        if jobs.cancel_requested(self.client, self.job_id):
+            return False
+        now = time.monotonic()
+        if now - self.last_report >= PROGRESS_INTERVAL_SECONDS or step == total:
+            self.last_report = now
+            extra = {}
+            if step < total and self.previews.affordable():
+                extra["preview"] = data_url(self.previews.make(self.pipe, latents[0]))
+            events.publish(self.client, "progress", self.job_id, step=step, total=total, **extra)
+        return self.lease.held
+
+
+def _render_claimed(
+    session: Session,
+    sessions: sessionmaker[Session],
+    client: redis.Redis,
+    job: Job,
+    pipe: StableDiffusionPipeline | None,
+    load_error: Exception | None,
+) -> str:
     settings = get_settings()
-    pipe, load_error = _load_checkpoint(session, job_id)
-    job = jobs.claim(session, job_id, WORKER_ID, settings.render.lease_seconds)
-    if job is None:
-        return "skipped: finished or held by another worker"
+    job_id = job.id
     try:
         if pipe is None:
             raise load_error or RuntimeError("the checkpoint could not be loaded")
         recipe = Recipe.from_json(job.recipe)
         checkpoint = jobs.checkpoint_of(session, job)
         with LeaseKeeper(sessions, job_id, WORKER_ID, settings.render.lease_seconds) as lease:
-            last_report = 0.0
-
-            def on_step(step: int, total: int) -> bool:
-                nonlocal last_report
-                lease.step = step
-                now = time.monotonic()
-                if now - last_report >= PROGRESS_INTERVAL_SECONDS or step == total:
-                    last_report = now
-                    events.publish(client, "progress", job_id, step=step, total=total)
-                return lease.held
-
+            reporter = StepReporter(client, job_id, lease, pipe)
             started = time.monotonic()
             with networks_applied(pipe, recipe, network_files(session, recipe)):
-                images = render(pipe, recipe, on_step)
+                images = render(pipe, recipe, reporter, init_image_of(recipe))
+            elapsed = time.monotonic() - started
             records = []
             for index, (image, seed) in enumerate(zip(images, recipe.seeds(), strict=True)):
                 infotext = format_infotext(recipe, seed=seed, model_name=checkpoint.name, model_hash=checkpoint.autov2)
                 stored = store_image(settings.paths.images_dir, image, infotext)
                 records.append(jobs.ImageRecord(index=index, seed=seed, infotext=infotext, **stored.__dict__))
-        done = jobs.complete(session, client, job_id, WORKER_ID, records)
-        elapsed = time.monotonic() - started
+        done = jobs.complete(session, client, job_id, WORKER_ID, records, render_seconds=elapsed)
         return f"done in {elapsed:.2f}s" if done else "rendered, but the job was taken away"
     except InterruptedError:
-        return "stopped: the job was cancelled or taken away"
+        return "stopped: cancelled" if jobs.cancel_requested(client, job_id) else "stopped: the job was taken away"
     except Exception as error:
         log.exception("job %s failed", job_id)
         reason = f"{type(error).__name__}: {error}"

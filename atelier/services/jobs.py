@@ -15,21 +15,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from atelier import events
-from atelier.errors import InvalidInput, NotFound
+from atelier.errors import Forbidden, InvalidInput, NotFound
 from atelier.prompt import ParsedPrompt, check_prompt
-from atelier.queue import RENDER_TASK, celery_app, queue_for
+from atelier.queue import RENDER_TASK, celery_app, live_workers, queue_for
 from atelier.recipe import EmbeddingUse, LoraUse, Recipe, checkpoint_name, parse_recipe
-from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind
+from atelier.render_plan import total_steps
+from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind, Role, User
+from atelier.services import scheduling
 from atelier.services.models import resolve_checkpoint
-from atelier.settings import Settings
+from atelier.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RENDER_SECONDS = 10.0
+CANCEL_KEY_PREFIX = "atelier:cancel:"
+CANCEL_FLAG_SECONDS = 24 * 3600
 
 
 def _now() -> datetime:
@@ -80,14 +83,16 @@ def submit(
     positive = check_prompt(session, recipe.prompt, "prompt", steps=recipe.steps)
     negative = check_prompt(session, recipe.negative_prompt, "negative_prompt", steps=recipe.steps)
     recipe = with_networks(session, recipe, positive, negative)
+    recipe = with_init_image_file(session, settings, recipe)
     refuse_mismatched_loras(session, recipe, checkpoint)
+    scheduling.admit(session, settings, owner_id, recipe, checkpoint)
     job = Job(
         owner_id=owner_id,
         source=source,
         recipe=recipe.to_json(),
         checkpoint_id=checkpoint.id,
         state=JobState.QUEUED,
-        progress_total=recipe.steps,
+        progress_total=total_steps(recipe),
         parent_image_id=parent_image_id,
         discord_channel_id=discord_channel_id,
         discord_message_id=discord_message_id,
@@ -100,7 +105,7 @@ def submit(
         log.exception("job %s: enqueue failed; the sweeper will retry", job.id)
     else:
         job.enqueued_at = _now()
-    job.queue_position, job.eta_seconds = queue_estimate(session, job)
+    job.queue_position, job.eta_seconds = queue_estimate(session, job, settings)
     session.commit()
     return job
 
@@ -118,6 +123,22 @@ def with_networks(session: Session, recipe: Recipe, *parsed: ParsedPrompt) -> Re
     names = dict.fromkeys(name for prompt in parsed for name in prompt.embeddings)
     embeddings = [EmbeddingUse(name, _short_hash(rows.get((ModelKind.EMBEDDING, name)), lora=False)) for name in names]
     return replace(recipe, loras=tuple(loras), embeddings=tuple(embeddings))
+
+
+def with_init_image_file(session: Session, settings: Settings, recipe: Recipe) -> Recipe:
+    """img2img from a gallery image: the recipe names its stored file (content address), checked to exist now,
+    so the worker never looks anything up and a missing image is refused before queueing."""
+    if not recipe.init_image:
+        return recipe
+    address = recipe.init_image
+    if address.isdigit():
+        image = session.get(Image, int(address))
+        if image is None or image.hidden:
+            raise InvalidInput("init_image", f"gallery image {address} does not exist")
+        address = image.file_path
+    if not (settings.paths.images_dir / address).is_file():
+        raise InvalidInput("init_image", f"no stored image {address}")
+    return replace(recipe, init_image=address)
 
 
 def refuse_mismatched_loras(session: Session, recipe: Recipe, checkpoint: ModelFile) -> None:
@@ -148,26 +169,24 @@ def get_job(session: Session, job_id: int) -> Job:
     return job
 
 
-def average_render_seconds(session: Session, checkpoint_id: int | None) -> float:
-    recent = select(Job.started_at, Job.finished_at).where(
-        Job.state == JobState.DONE, Job.checkpoint_id == checkpoint_id
-    )
-    rows = session.execute(recent.order_by(Job.id.desc()).limit(20)).all()
-    spans = [
-        (finish - start).total_seconds()
-        for start, finish in ((_aware(a), _aware(b)) for a, b in rows)
-        if start is not None and finish is not None
-    ]
-    return sum(spans) / len(spans) if spans else DEFAULT_RENDER_SECONDS
+def live_worker_count(settings: Settings) -> int:
+    """Workers rendering in parallel, from their heartbeats; 1 when none is seen (one will start)."""
+    try:
+        return max(1, len(live_workers(events.shared_client(settings.redis_url))))
+    except redis.RedisError:
+        return 1
 
 
-def queue_estimate(session: Session, job: Job) -> tuple[int, float]:
-    """Position (1 = next to run) and seconds until this job should be done, on one worker."""
-    ahead = session.scalar(select(func.count()).select_from(Job).where(Job.state == JobState.QUEUED, Job.id < job.id))
-    running = session.scalar(select(func.count()).select_from(Job).where(Job.state == JobState.RUNNING))
-    position = int(ahead or 0) + 1
-    per_job = average_render_seconds(session, job.checkpoint_id)
-    return position, per_job * (position + int(running or 0))
+def queue_estimate(session: Session, job: Job, settings: Settings | None = None) -> tuple[int, float]:
+    """Position (1 = next to start) in the fair order and seconds until this job should be done."""
+    chosen = settings or get_settings()
+    place = scheduling.standing(session, chosen, job, live_worker_count(chosen))
+    return place.position, place.eta_seconds
+
+
+def expected_seconds(session: Session, job: Job) -> float:
+    """How long the job's render should take, from its checkpoint's measured pace."""
+    return scheduling.estimated_seconds(session, job)
 
 
 def claim(session: Session, job_id: int, worker: str, lease_seconds: float) -> Job | None:
@@ -210,12 +229,21 @@ def renew_lease(session: Session, job_id: int, worker: str, lease_seconds: float
     return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
-def complete(session: Session, client: redis.Redis, job_id: int, worker: str, images: Sequence[ImageRecord]) -> bool:
+def complete(
+    session: Session,
+    client: redis.Redis,
+    job_id: int,
+    worker: str,
+    images: Sequence[ImageRecord],
+    render_seconds: float | None = None,
+) -> bool:
     """Record the images and mark the job done, once; False (and no change) if we no longer hold it."""
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.lease_owner == worker, Job.state == JobState.RUNNING)
-        .values(state=JobState.DONE, finished_at=_now(), lease_expires_at=None, error=None)
+        .values(
+            state=JobState.DONE, finished_at=_now(), lease_expires_at=None, error=None, render_seconds=render_seconds
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -312,3 +340,57 @@ def checkpoint_of(session: Session, job: Job) -> ModelFile:
     if model is None:
         raise NotFound(f"checkpoint of job {job.id} is gone from the registry")
     return model
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks for an action on a job: a member (by user id), a moderator, or the machine's operator."""
+
+    user_id: int | None
+    moderator: bool = False
+
+    @classmethod
+    def of(cls, user: User | None) -> Actor:
+        if user is None:
+            return cls(None)
+        return cls(user.id, user.role in (Role.MODERATOR, Role.ADMIN))
+
+
+OPERATOR = Actor(None, moderator=True)
+"""The CLI: whoever runs it holds the database credentials anyway."""
+
+
+def cancel_key(job_id: int) -> str:
+    return f"{CANCEL_KEY_PREFIX}{job_id}"
+
+
+def cancel(session: Session, client: redis.Redis, job_id: int, actor: Actor) -> Job:
+    """Cancel a queued or running job; only its owner or a moderator may. A running job's worker sees
+    the flag at its next step and stops; the job is `cancelled` from now on, whatever it was doing."""
+    job = get_job(session, job_id)
+    if not actor.moderator and (actor.user_id is None or actor.user_id != job.owner_id):
+        raise Forbidden(f"job {job_id} is not yours; only its owner or a moderator can cancel it")
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state.in_([JobState.QUEUED, JobState.RUNNING]))
+        .values(state=JobState.CANCELLED, finished_at=_now(), lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    session.refresh(job)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidInput("job", f"job {job_id} is already {job.state.value}; only waiting or running jobs can stop")
+    try:
+        client.set(cancel_key(job_id), "1", ex=CANCEL_FLAG_SECONDS)
+        events.publish(client, "cancelled", job_id)
+    except redis.RedisError:  # the state is already cancelled: the worker's lease renewal sees it too
+        log.exception("job %s: cancel flag not published", job_id)
+    return job
+
+
+def cancel_requested(client: redis.Redis, job_id: int) -> bool:
+    """Checked by the worker every step: cheap (one Redis EXISTS) and never fatal."""
+    try:
+        return bool(client.exists(cancel_key(job_id)))
+    except redis.RedisError:
+        return False

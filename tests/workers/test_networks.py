@@ -9,8 +9,9 @@ import pytest
 from diffusers import StableDiffusionPipeline
 
 from atelier.recipe import EmbeddingUse, LoraUse, Recipe
-from workers.engine import PipelineCache, render
+from workers.engine import PipelineCache
 from workers.networks import NetworkMissing, networks_applied
+from workers.render import render
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 FILES = {

@@ -12,7 +12,7 @@ import torch
 from atelier.prompt import parse_prompt
 from atelier.recipe import Recipe
 from tests.helpers.tiny_model import build_tiny_pipeline
-from workers import engine
+from workers import render
 from workers.prompt_encoding import PromptEncoder, encode_for_pipeline
 
 REPO = Path(__file__).resolve().parents[2]
@@ -135,7 +135,7 @@ def unet_conditions(pipe: Any, recipe: Recipe) -> list[torch.Tensor]:
 
     handle = pipe.unet.register_forward_pre_hook(hook, with_kwargs=True)
     try:
-        engine.render(pipe, recipe)
+        render.render(pipe, recipe)
     finally:
         handle.remove()
     return seen
@@ -156,7 +156,7 @@ def test_plain_prompt_renders_as_before(pipe: Any) -> None:
     """A prompt without syntax renders bit-identically to diffusers' own prompt path."""
     recipe = Recipe(prompt="a red circle", negative_prompt="blue", sampler="Euler", steps=3, width=64, height=64,
                     seed=5)  # fmt: skip
-    (ours,) = engine.render(pipe, recipe)
+    (ours,) = render.render(pipe, recipe)
     theirs = pipe(prompt="a red circle", negative_prompt="blue", num_inference_steps=3, width=64, height=64,
                   guidance_scale=7.0, generator=[torch.Generator("cpu").manual_seed(5)]).images[0]  # fmt: skip
     assert ours.tobytes() == theirs.tobytes()
@@ -165,8 +165,8 @@ def test_plain_prompt_renders_as_before(pipe: Any) -> None:
 def test_emphasis_changes_the_image(pipe: Any) -> None:
     """(red:1.5) renders a different image from red with the same seed."""
     base = Recipe(prompt="red", sampler="Euler", steps=3, width=64, height=64, seed=5)
-    (plain,) = engine.render(pipe, base)
-    (weighted,) = engine.render(pipe, Recipe(**{**base.to_json(), "prompt": "(red:1.5)"}))
+    (plain,) = render.render(pipe, base)
+    (weighted,) = render.render(pipe, Recipe(**{**base.to_json(), "prompt": "(red:1.5)"}))
     assert plain.tobytes() != weighted.tobytes()
 
 

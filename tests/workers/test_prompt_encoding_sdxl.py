@@ -191,7 +191,7 @@ def test_prompt_editing_mid_render_feeds_the_pipeline(pipe: Any) -> None:
 def test_engine_renders_an_sdxl_recipe_with_weighted_prompts(pipe: Any) -> None:
     """`workers.engine.render` feeds SDXL pipelines the four embeddings and returns the images."""
     from atelier.recipe import Recipe
-    from workers.engine import render
+    from workers.render import render
 
     images = render(pipe, Recipe(prompt="a (red:1.3) circle", negative_prompt="blue", steps=2, width=64, height=64,
                                  seed=1, count=2, sampler="Euler"))  # fmt: skip

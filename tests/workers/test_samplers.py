@@ -11,7 +11,7 @@ import pytest
 from atelier.recipe import Recipe
 from atelier.samplers import SAMPLER_TABLE, supported_samplers
 from tests.helpers.tiny_model import build_tiny_pipeline
-from workers import engine
+from workers import engine, render
 
 CASES = [(info.name, schedule) for info in SAMPLER_TABLE for schedule in info.schedule_types]
 
@@ -32,7 +32,7 @@ def test_sampler_renders_a_few_steps(pipe: Any, sampler: str, schedule: str) -> 
     if sampler not in supported_samplers():
         pytest.skip(f"{sampler} needs a package this installation lacks")
     recipe = Recipe(prompt="red", sampler=sampler, schedule_type=schedule, steps=3, width=64, height=64, seed=1)
-    (image,) = engine.render(pipe, recipe)
+    (image,) = render.render(pipe, recipe)
     assert image.size == (64, 64) and np.isfinite(np.asarray(image, dtype=float)).all()
 
 
