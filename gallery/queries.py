@@ -1,46 +1,51 @@
 """The read-only queries behind the pages, in one place so "hidden" means hidden everywhere.
 
-Moderators hide an image by flagging its row; every query here leaves hidden rows out, so no page,
-API answer or file download can show one. (Writes go through `atelier.services` only.)
+Moderators hide an image by flagging its row; `visible_to` is the one condition that decides who
+sees such a row, and every query here (and the feed's, in `gallery.feed`) applies it, so no page,
+API answer or file download can show a hidden image to a visitor. (Writes go through
+`atelier.services` only.)
 """
 
 from __future__ import annotations
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from atelier.errors import NotFound
-from atelier.schema import Image, Job
+from atelier.schema import Image, Job, ModelFile, ModelKind
+from gallery.viewer import ANONYMOUS, Viewer
 
 
-def recent_images(session: Session, *, limit: int, offset: int = 0) -> list[Image]:
-    """Visible images, newest first, with their jobs loaded (the cards show the recipe)."""
-    query = (
-        select(Image)
-        .options(joinedload(Image.job))
-        .where(Image.hidden.is_(False))
-        .order_by(Image.created_at.desc(), Image.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(session.scalars(query))
+def visible_to(viewer: Viewer) -> ColumnElement[bool]:
+    """The images `viewer` may see: every one for moderators, the unhidden ones for everyone else."""
+    if viewer.is_moderator:
+        return true()
+    return Image.hidden.is_(False)
 
 
-def visible_image(session: Session, image_id: int) -> Image:
+def visible_image(session: Session, image_id: int, viewer: Viewer = ANONYMOUS) -> Image:
     image = session.scalars(
-        select(Image).options(joinedload(Image.job)).where(Image.id == image_id, Image.hidden.is_(False))
+        select(Image).options(joinedload(Image.job)).where(Image.id == image_id, visible_to(viewer))
     ).first()
     if image is None:
         raise NotFound(f"image {image_id} does not exist")
     return image
 
 
-def visible_images_of(session: Session, job: Job) -> list[Image]:
-    query = select(Image).where(Image.job_id == job.id, Image.hidden.is_(False)).order_by(Image.index)
+def visible_images_of(session: Session, job: Job, viewer: Viewer = ANONYMOUS) -> list[Image]:
+    query = select(Image).where(Image.job_id == job.id, visible_to(viewer)).order_by(Image.index)
     return list(session.scalars(query))
 
 
 def is_public_file(session: Session, relative_path: str) -> bool:
-    """True when a visible image uses the file (as picture or thumbnail)."""
+    """True when an image that anyone may see uses the file (as picture or thumbnail).
+
+    Anonymous on purpose: files are cached by browsers and proxies (see `gallery.routes.files`),
+    so a file is served only when it would be served to everyone."""
     used = or_(Image.file_path == relative_path, Image.thumbnail_path == relative_path)
-    return bool(session.scalar(select(exists().where(used, Image.hidden.is_(False)))))
+    return bool(session.scalar(select(exists().where(used, visible_to(ANONYMOUS)))))
+
+
+def model_names(session: Session, kind: ModelKind) -> list[str]:
+    """Names of every registered model of a kind, enabled or not: old images keep their models."""
+    return list(session.scalars(select(ModelFile.name).where(ModelFile.kind == kind).order_by(ModelFile.name)))

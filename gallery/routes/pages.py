@@ -1,4 +1,4 @@
-"""Server-rendered pages: the feed with the draw form, a job's live page, an image's page.
+"""Server-rendered pages: the draw form, a job's live page, an image's page (the feed is in `feed`).
 
 Pages work without JavaScript (the form posts, the job page can be reloaded); the small scripts
 only make them nicer. A bad form is answered with the same page, status 422, the user's input
@@ -9,46 +9,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
 
 from atelier.errors import InvalidInput
 from atelier.schema import JobSource
 from atelier.services.jobs import get_job, submit
 from gallery.deps import RECIPE_FIELDS, FormDep, SessionDep, SettingsDep, checked_id
-from gallery.forms import DrawForm, build_form
+from gallery.forms import build_form
 from gallery.presenters import image_links, image_parameters, job_status, remix_query
-from gallery.queries import recent_images, visible_image
+from gallery.queries import visible_image
 from gallery.templating import templates
 
 router = APIRouter()
 
-FEED_PAGE_SIZE = 48
 
-
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5):
-        return 1
-    return max(1, int(raw))
-
-
-def _feed(request: Request, session: Session, form: DrawForm, status_code: int = 200) -> Response:
-    page = _page_number(request)
-    images = recent_images(session, limit=FEED_PAGE_SIZE + 1, offset=(page - 1) * FEED_PAGE_SIZE)
-    context = {
-        "form": form,
-        "images": images[:FEED_PAGE_SIZE],
-        "page": page,
-        "has_more": len(images) > FEED_PAGE_SIZE,
-    }
-    return templates.TemplateResponse(request, "feed.html", context, status_code=status_code)
-
-
-@router.get("/", name="feed")
-def feed(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    """The feed; query parameters named like form fields prefill the form (remix links use this)."""
+@router.get("/draw", name="draw_form")
+def draw_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The draw form alone; query parameters named like its fields prefill it (remix links use this)."""
     prefill = {name: request.query_params[name] for name in RECIPE_FIELDS if name in request.query_params}
-    return _feed(request, session, build_form(session, settings, prefill))
+    context = {"form": build_form(session, settings, prefill)}
+    return templates.TemplateResponse(request, "draw.html", context)
 
 
 @router.post("/draw", name="draw")
@@ -57,7 +36,8 @@ def draw(request: Request, values: FormDep, session: SessionDep, settings: Setti
         job = submit(session, settings, values, source=JobSource.WEB)
     except InvalidInput as error:
         session.rollback()
-        return _feed(request, session, build_form(session, settings, values, error), status_code=422)
+        context = {"form": build_form(session, settings, values, error)}
+        return templates.TemplateResponse(request, "draw.html", context, status_code=422)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 

@@ -6,17 +6,19 @@ same little world the bundled tiny model learns, so a screenshot of the feed loo
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PIL import Image as PILImage
 from PIL import ImageDraw
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from atelier.db import session_scope
 from atelier.infotext import build_infotext
 from atelier.recipe import Recipe
-from atelier.schema import Image, Job, JobSource, JobState, ModelFile
+from atelier.schema import Image, Job, JobSource, JobState, ModelFile, User, Vote
 from atelier.settings import Settings
 from atelier.storage import store_image
 
@@ -60,27 +62,36 @@ def add_image(
     *,
     created_at: datetime | None = None,
     hidden: bool = False,
+    nsfw: bool = False,
+    owner: str | None = None,
     size: int = 64,
+    shape: tuple[int, int] | None = None,
     seed: int = 1234,
     negative_prompt: str = "",
     **recipe_fields: Any,
 ) -> dict[str, Any]:
-    """Insert a finished job with one image (file written to the images dir); returns ids and paths."""
+    """Insert a finished job with one image (file written to the images dir); returns ids and paths.
+
+    `owner` names the member who drew it (created on first use); `shape` (width, height) makes a
+    picture that is not square."""
     created_at = created_at or datetime.now(UTC)
+    width, height = shape or (size, size)
     recipe = Recipe(
         prompt=prompt,
         negative_prompt=negative_prompt,
         checkpoint="tiny-test",
-        width=size,
-        height=size,
+        width=width,
+        height=height,
         seed=seed,
         **recipe_fields,
     )
     infotext = build_infotext(recipe, seed=seed, model_name="tiny-test", model_hash="0123456789")
-    stored = store_image(settings.paths.images_dir, picture(prompt, size), infotext)
+    image_file = picture(prompt, size) if shape is None else picture(prompt, max(shape)).resize(shape)
+    stored = store_image(settings.paths.images_dir, image_file, infotext)
     with session_scope(settings.database_url) as session:
         checkpoint_id = session.scalar(select(ModelFile.id).where(ModelFile.name == "tiny-test"))
         job = Job(
+            owner_id=_member(session, owner) if owner else None,
             source=JobSource.WEB,
             recipe=recipe.to_json(),
             checkpoint_id=checkpoint_id,
@@ -99,6 +110,7 @@ def add_image(
             seed=seed,
             infotext=infotext,
             hidden=hidden,
+            nsfw=nsfw,
             created_at=created_at,
             **stored.__dict__,
         )
@@ -111,6 +123,26 @@ def add_image(
             "thumbnail_path": stored.thumbnail_path,
             "infotext": infotext,
         }
+
+
+def _member(session: Session, name: str) -> int:
+    user_id = session.scalar(select(User.id).where(User.name == name))
+    if user_id is None:
+        user = User(name=name)
+        session.add(user)
+        session.flush()
+        user_id = user.id
+    return user_id
+
+
+def add_votes(settings: Settings, image_id: int, *values: int) -> None:
+    """Record one vote per value on the image, each by a different new member."""
+    with session_scope(settings.database_url) as session:
+        for value in values:
+            voter = User(name=f"voter-{uuid.uuid4().hex[:8]}")
+            session.add(voter)
+            session.flush()
+            session.add(Vote(user_id=voter.id, image_id=image_id, value=value))
 
 
 def add_failed_job(settings: Settings, error: str = "RuntimeError: CUDA out of memory") -> int:

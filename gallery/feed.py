@@ -1,0 +1,182 @@
+"""The feed query: visible images, filtered, in newest or top order, one keyset page at a time.
+
+"Top" is the sum of `Vote.value` per image among images created within the period (a day, week,
+month, or all time), ties broken by the newest. Pages continue after the cursor's sort key with a
+row comparison, never OFFSET (see `gallery.cursor`).
+
+Prompt search differs by database. PostgreSQL uses its full-text search (stemmed, so "circles"
+finds "circle"), over the expression `prompt_document()` so that an expression index can serve
+it. SQLite has no such thing built in, so there every word must appear in the prompt, by
+case-insensitive LIKE with `%` and `_` escaped. Both search the recipe's prompt, not the infotext,
+because the infotext also holds the negative prompt and the settings: searching "blurry" must not
+find every image whose negative prompt says "blurry".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, Select, Text, and_, exists, func, literal, literal_column, select, tuple_
+from sqlalchemy.orm import Session, contains_eager
+
+from atelier.errors import InvalidInput
+from atelier.samplers import EXPONENTIAL, KARRAS, SGM_UNIFORM
+from atelier.schema import Image, Job, ModelFile, ModelKind, User, Vote
+from gallery.cursor import Cursor, encode_cursor
+from gallery.filters import FeedFilters
+from gallery.queries import visible_to
+from gallery.viewer import Viewer
+
+# A constant, not a bound parameter: an expression index must match the query's expression exactly.
+TS_CONFIG: ColumnElement[Any] = literal_column("'english'::regconfig")
+_PUNCTUATION = ",.;:!?()[]{}<>\"'|"
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    image: Image
+    score: int
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    items: list[FeedItem]
+    next_cursor: str | None
+
+
+def image_score() -> ColumnElement[int]:
+    """An image's tally: the sum of its votes' values (0 without votes)."""
+    total = select(func.coalesce(func.sum(Vote.value), 0)).where(Vote.image_id == Image.id)
+    return total.correlate(Image).scalar_subquery()
+
+
+def prompt_document() -> ColumnElement[str]:
+    """PostgreSQL's text-search document of a job's prompt (an index on jobs may use this expression)."""
+    prompt = Job.recipe.op("->>", return_type=Text)(literal_column("'prompt'"))
+    return func.to_tsvector(TS_CONFIG, func.coalesce(prompt, literal_column("''")))
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _search_words(text: str) -> list[str]:
+    """The words of a search for the LIKE fallback: split on spaces, outer punctuation dropped."""
+    words = (word.strip(_PUNCTUATION) for word in text.split())
+    return list(dict.fromkeys(word for word in words if word))
+
+
+def _text_condition(session: Session, text: str) -> ColumnElement[bool]:
+    no_words = InvalidInput("q", "has no words to search for (very common words such as 'the' are ignored)")
+    if _dialect(session) == "postgresql":
+        query = func.plainto_tsquery(TS_CONFIG, text)
+        if not session.scalar(select(func.numnode(query))):
+            raise no_words
+        return prompt_document().bool_op("@@")(query)
+    words = _search_words(text)
+    if not words:
+        raise no_words
+    prompt = Job.recipe["prompt"].as_string()
+    return and_(*(prompt.icontains(word, autoescape=True) for word in words))
+
+
+def _lora_condition(session: Session, name: str) -> ColumnElement[bool]:
+    """The job's recipe lists a LoRA of this name (any case), read from the JSON array."""
+    lora_name: ColumnElement[str]
+    if _dialect(session) == "postgresql":
+        elements = func.json_array_elements(Job.recipe.op("->")(literal_column("'loras'"))).table_valued("value")
+        lora_name = elements.c.value.op("->>", return_type=Text)(literal_column("'name'"))
+    else:
+        elements = func.json_each(Job.recipe, "$.loras").table_valued("value")
+        lora_name = func.json_extract(elements.c.value, "$.name", type_=Text)
+    return exists().select_from(elements).where(func.lower(lora_name) == func.lower(literal(name, Text)))
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, UTC)
+
+
+def filter_conditions(session: Session, filters: FeedFilters) -> list[ColumnElement[bool]]:
+    """One condition per filter that is set; they combine with AND."""
+    conditions: list[ColumnElement[bool]] = []
+    if filters.text:
+        conditions.append(_text_condition(session, filters.text))
+    if filters.checkpoint:
+        named = select(ModelFile.id).where(
+            ModelFile.kind == ModelKind.CHECKPOINT, func.lower(ModelFile.name) == func.lower(filters.checkpoint)
+        )
+        conditions.append(Job.checkpoint_id.in_(named))
+    if filters.lora:
+        conditions.append(_lora_condition(session, filters.lora))
+    if filters.member:
+        members = select(User.id).where(func.lower(User.name) == func.lower(filters.member))
+        conditions.append(Job.owner_id.in_(members))
+    if filters.date_from:
+        conditions.append(Image.created_at >= _day_start(filters.date_from))
+    if filters.date_to and filters.date_to < date.max:
+        conditions.append(Image.created_at < _day_start(filters.date_to + timedelta(days=1)))
+    if filters.sampler:
+        # Recipes stored before schedule types were separate say "DPM++ 2M Karras".
+        names = [filters.sampler] + [f"{filters.sampler} {suffix}" for suffix in (KARRAS, EXPONENTIAL, SGM_UNIFORM)]
+        conditions.append(Job.recipe["sampler"].as_string().in_(names))
+    if filters.size:
+        conditions.extend([Image.width == filters.size[0], Image.height == filters.size[1]])
+    return conditions
+
+
+def _after(cursor: Cursor, keys: list[ColumnElement[Any]]) -> ColumnElement[bool]:
+    """Rows that sort after the cursor, all keys descending: one row comparison the index can seek."""
+    values = [literal(cursor.created_at, Image.created_at.type), literal(cursor.image_id, Integer)]
+    if cursor.score is not None:
+        values.insert(0, literal(cursor.score, Integer))
+    return tuple_(*keys) < tuple_(*values)
+
+
+def feed_query(
+    session: Session, viewer: Viewer, filters: FeedFilters, cursor: Cursor | None, *, limit: int, now: datetime
+) -> Select[Image, int]:
+    score = image_score()
+    score_column = score.label("score")
+    query = (
+        select(Image, score_column)
+        .join(Image.job)
+        .options(contains_eager(Image.job).joinedload(Job.owner))
+        .where(visible_to(viewer), *filter_conditions(session, filters))
+    )
+    keys: list[ColumnElement[Any]] = [Image.created_at.expression, Image.id.expression]
+    if filters.sort.is_top:
+        keys.insert(0, score)
+        if filters.sort.period is not None:
+            query = query.where(Image.created_at >= now - filters.sort.period)
+    if cursor is not None:
+        query = query.where(_after(cursor, keys))
+    order: list[ColumnElement[Any]] = [key.desc() for key in keys[-2:]]
+    if filters.sort.is_top:
+        order.insert(0, score_column.desc())
+    return query.order_by(*order).limit(limit + 1)
+
+
+def feed_page(
+    session: Session,
+    viewer: Viewer,
+    filters: FeedFilters,
+    cursor: Cursor | None = None,
+    *,
+    limit: int,
+    now: datetime | None = None,
+) -> FeedPage:
+    """One page of the feed and the cursor of the next (None on the last page).
+
+    Raises `InvalidInput` naming `q` when the search has no searchable words."""
+    query = feed_query(session, viewer, filters, cursor, limit=limit, now=now or datetime.now(UTC))
+    rows = session.execute(query).unique().all()
+    items = [FeedItem(image=image, score=int(score)) for image, score in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        score = last.score if filters.sort.is_top else None
+        mark = Cursor(filters.sort.value, score, last.image.created_at, last.image.id)
+        next_cursor = encode_cursor(mark)
+    return FeedPage(items=items, next_cursor=next_cursor)
