@@ -132,7 +132,7 @@ def models_import(
     from atelier.db import migrate as run_migrations
     from atelier.db import session_scope
     from atelier.errors import ModelRefused
-    from atelier.services.model_import import import_model
+    from atelier.services.model_import import import_model, missing_config_note
 
     settings = get_settings()
     run_migrations(settings.database_url)
@@ -147,10 +147,13 @@ def models_import(
                 + (f", AutoV3 {model.autov3}" if model.autov3 else "")
                 + (f", trigger words: {', '.join(model.trigger_words)}" if model.trigger_words else "")
             )
+            note = missing_config_note(settings.paths.models_dir, model)
     except ModelRefused as refused:
         typer.echo(f"refused: {refused.message}", err=True)
         raise typer.Exit(1) from None
     typer.echo(line)
+    if note is not None:
+        typer.echo(f"note: {note}", err=True)
 
 
 @models_app.command("tokenizer")

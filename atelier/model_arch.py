@@ -31,7 +31,12 @@ KIND_WORDS = {
     ModelKind.VAE: "a VAE",
 }
 _LORA_DOWN = (".lora_down.weight", ".lora_A.weight", ".lora.down.weight")
-_LYCORIS = {"hada_w1_a": "LyCORIS LoHa", "lokr_w1": "LyCORIS LoKr"}
+_LYCORIS = {
+    "hada_w1_a": "LyCORIS LoHa",
+    "lokr_w1": "LyCORIS LoKr",
+    "oft_blocks": "LyCORIS OFT",
+    "oft_diag": "LyCORIS OFT",
+}
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,20 @@ def _place(source: Path, target: Path) -> None:
             temporary.unlink()
 
 
+def missing_config_note(models_dir: Path, model: ModelFile) -> str | None:
+    """A reminder when a single-file checkpoint has no diffusers config folder yet: the workers load
+    single files offline with `models/configs/<name>/` (SD1 files may share `models/configs/sd1/`)."""
+    if model.kind is not ModelKind.CHECKPOINT or not model.file_path.endswith(".safetensors"):
+        return None
+    folders = [models_dir / "configs" / model.name]
+    if model.base_arch == "sd1":
+        folders.append(models_dir / "configs" / "sd1")
+    if any((folder / "model_index.json").is_file() for folder in folders):
+        return None
+    shown = " or ".join(str(folder) for folder in folders)
+    return f"no diffusers config folder ({shown}) with model_index.json yet: workers need one to load this file"
+
+
 def import_model(
     session: Session,
     models_dir: Path,

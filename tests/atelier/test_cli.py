@@ -42,6 +42,16 @@ def test_models_import_reports_what_it_registered(store: Path, tmp_path: Path, d
         assert session.query(ModelFile).one().base_arch == "sdxl"
 
 
+def test_models_import_says_when_a_single_file_has_no_config_folder(store: Path, tmp_path: Path) -> None:
+    """A single-file checkpoint without models/configs/<name>/ gets a note on stderr: workers need one."""
+    result = CliRunner().invoke(app, ["models", "import", str(files.sdxl_checkpoint(tmp_path / "xl.safetensors"))])
+    assert result.exit_code == 0
+    assert result.stderr == (
+        f"note: no diffusers config folder ({store / 'configs' / 'xl'}) with model_index.json yet: "
+        "workers need one to load this file\n"
+    )
+
+
 def test_models_import_refuses_a_pickle_with_a_sentence(store: Path, tmp_path: Path) -> None:
     """A .ckpt is refused on stderr with exit 1 and the conversion advice, no traceback."""
     source = tmp_path / "old.ckpt"

@@ -111,7 +111,9 @@ def test_lora_of_unknown_width_is_refused(tmp_path: Path) -> None:
         _detect(files.kohya_lora(tmp_path / "l.safetensors", 320))
 
 
-@pytest.mark.parametrize(("build", "name"), [(files.loha, "LyCORIS LoHa"), (files.lokr, "LyCORIS LoKr")])
+@pytest.mark.parametrize(
+    ("build", "name"), [(files.loha, "LyCORIS LoHa"), (files.lokr, "LyCORIS LoKr"), (files.oft, "LyCORIS OFT")]
+)
 def test_lycoris_is_refused_clearly(tmp_path: Path, build: object, name: str) -> None:
     """LoHa and LoKr are named and refused: the workers apply kohya LoRA/LoCon only."""
     path = build(tmp_path / "l.safetensors")  # type: ignore[operator]

@@ -84,6 +84,11 @@ def lokr(path: Path) -> Path:
     return write(path, {f"{base}.lokr_w1": [4, 4], f"{base}.lokr_w2": [2, 192], f"{base}.alpha": []})
 
 
+def oft(path: Path) -> Path:
+    base = "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k"
+    return write(path, {f"{base}.oft_blocks": [4, 2, 2], f"{base}.alpha": []})
+
+
 def embedding(path: Path, width: int) -> Path:
     return write(path, {"emb_params": [2, width]})
 
