@@ -214,3 +214,12 @@ def test_import_of_a_diffusers_folder_leaves_unused_pickles_behind(
     assert (model.kind, model.base_arch, model.file_path) == (ModelKind.CHECKPOINT, "sd2", "checkpoints/pipe")
     assert (store / "checkpoints" / "pipe" / "unet" / "config.json").is_file()
     assert not (store / "checkpoints" / "pipe" / "unet" / "diffusion_pytorch_model.bin").exists()
+
+
+def test_import_of_a_file_already_in_its_store_folder_registers_it_in_place(session: Session, store: Path) -> None:
+    """A file a moderator copied into models/loras by hand is registered where it is, not duplicated."""
+    source = files.kohya_lora(store / "loras" / "ink.safetensors", 768)
+    model = import_model(session, store, source)
+    assert model.file_path == "loras/ink.safetensors" and sorted(p.name for p in (store / "loras").iterdir()) == [
+        "ink.safetensors"
+    ]
