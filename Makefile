@@ -7,6 +7,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
+# open_clip's wheel ships the CLIP BPE vocabulary that `atelier models tokenizer` reads; installed
+# without its dependencies, because its torchvision requirement would replace the CPU torch build's
+# operators and break diffusers. The package is only located on disk, never imported.
+OPEN_CLIP := open_clip_torch==3.3.0
+
 .PHONY: run install test test-deps lint bench clean
 
 run: install
@@ -18,6 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e '.[worker]'
+	$(PIP) install --quiet --no-deps $(OPEN_CLIP)
 	touch $@
 
 test-deps: $(VENV)/.installed-dev

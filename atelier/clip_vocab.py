@@ -43,7 +43,7 @@ def byte_symbols() -> list[str]:
 
 
 def installed_bpe_file() -> Path:
-    """The BPE file inside the installed open_clip package (the `worker` extra pins open_clip_torch)."""
+    """The BPE file inside the installed open_clip package (`make install` adds it without dependencies)."""
     spec = importlib.util.find_spec("open_clip")
     folders = list(spec.submodule_search_locations or []) if spec is not None else []
     for folder in folders:
@@ -51,8 +51,8 @@ def installed_bpe_file() -> Path:
         if candidate.is_file():
             return candidate
     raise VocabularyNotFound(
-        f"{BPE_NAME} not found: install the render dependencies (pip install -e '.[worker]', which pins "
-        "open_clip_torch==3.3.0) or pass the file or the open_clip_torch wheel with --bpe"
+        f"{BPE_NAME} not found: install it with `pip install --no-deps open_clip_torch==3.3.0` (its other "
+        "dependencies would replace torch's operators) or pass the file or the open_clip_torch wheel with --bpe"
     )
 
 

@@ -50,6 +50,7 @@ class _Progress:
         return not self.stopped
 
 
+@torch.no_grad()
 def render(
     pipe: Any, recipe: Recipe, on_step: StepCallback | None = None, init_image: Image.Image | None = None
 ) -> list[Image.Image]:

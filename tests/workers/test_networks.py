@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from diffusers import StableDiffusionPipeline
 
 from atelier.recipe import EmbeddingUse, LoraUse, Recipe
-from workers.engine import PipelineCache
+from tests.workers.conftest import SHIPPED_MODELS as MODELS
 from workers.networks import NetworkMissing, networks_applied
 from workers.render import render
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
 FILES = {
     ("lora", "atelier-stripes-v1"): MODELS / "loras" / "atelier-stripes-v1.safetensors",
     ("embedding", "ateliersun"): MODELS / "embeddings" / "ateliersun.safetensors",
 }
 
 
-@pytest.fixture(scope="module")
-def pipe() -> StableDiffusionPipeline:
-    return PipelineCache(MODELS, "cpu").get("checkpoints/atelier-tiny-v1.safetensors")
+@pytest.fixture
+def pipe(bundled: StableDiffusionPipeline) -> StableDiffusionPipeline:
+    return bundled
 
 
 def pixels(pipe: StableDiffusionPipeline, recipe: Recipe) -> np.ndarray:

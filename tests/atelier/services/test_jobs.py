@@ -13,10 +13,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from atelier.db import session_factory
-from atelier.errors import InvalidInput
+from atelier.errors import Forbidden, InvalidInput
 from atelier.events import ALL_EVENTS
 from atelier.queue import SHARED_QUEUE
-from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind
+from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind, Role, User
 from atelier.services import jobs
 from atelier.settings import RedisSettings, Settings
 
@@ -178,3 +178,74 @@ def test_lora_for_another_architecture_is_refused(session: Session, registered: 
     with pytest.raises(InvalidInput, match=r"xl-style.*sdxl"):
         new_job(session, registered, prompt="<lora:xl-style:1> a red circle")
     assert broker.llen(SHARED_QUEUE) == 0
+
+
+def owned_job(session: Session, settings: Settings) -> tuple[Job, User]:
+    owner = User(name="owner")
+    session.add(owner)
+    session.commit()
+    job = jobs.submit(session, settings, {"prompt": "a red circle"}, source=JobSource.WEB, owner_id=owner.id)
+    return job, owner
+
+
+def test_owner_cancels_a_queued_job(session: Session, registered: Settings, broker: redis.Redis) -> None:
+    """Cancelling marks the job cancelled, raises the flag workers check and announces it."""
+    job, owner = owned_job(session, registered)
+    listener = broker.pubsub()
+    listener.subscribe(ALL_EVENTS)
+    listener.get_message(timeout=1)
+    cancelled = jobs.cancel(session, broker, job.id, jobs.Actor.of(owner))
+    assert cancelled.state == JobState.CANCELLED and cancelled.finished_at is not None
+    assert jobs.cancel_requested(broker, job.id)
+    message = listener.get_message(timeout=2)
+    assert message is not None and json.loads(message["data"])["type"] == "job.cancelled"
+
+
+def test_a_running_job_cancelled_cannot_complete(session: Session, registered: Settings, broker: redis.Redis) -> None:
+    """The worker still rendering it can no longer record images for it."""
+    job, owner = owned_job(session, registered)
+    assert jobs.claim(session, job.id, "w1", 60)
+    jobs.cancel(session, broker, job.id, jobs.Actor.of(owner))
+    assert jobs.complete(session, broker, job.id, "w1", [RECORD]) is False
+    assert jobs.renew_lease(session, job.id, "w1", 60, 3) is False
+
+
+def test_only_owner_or_moderator_cancels(session: Session, registered: Settings, broker: redis.Redis) -> None:
+    """Another member is refused; a moderator is not."""
+    job, _ = owned_job(session, registered)
+    stranger, moderator = User(name="stranger"), User(name="mod", role=Role.MODERATOR)
+    session.add_all([stranger, moderator])
+    session.commit()
+    with pytest.raises(Forbidden, match="only its owner or a moderator"):
+        jobs.cancel(session, broker, job.id, jobs.Actor.of(stranger))
+    assert session.get(Job, job.id).state == JobState.QUEUED  # type: ignore[union-attr]
+    assert jobs.cancel(session, broker, job.id, jobs.Actor.of(moderator)).state == JobState.CANCELLED
+
+
+def test_finished_job_cannot_be_cancelled(session: Session, registered: Settings, broker: redis.Redis) -> None:
+    job, owner = owned_job(session, registered)
+    assert jobs.claim(session, job.id, "w1", 60)
+    assert jobs.complete(session, broker, job.id, "w1", [RECORD])
+    with pytest.raises(InvalidInput, match="already done"):
+        jobs.cancel(session, broker, job.id, jobs.Actor.of(owner))
+
+
+def test_img2img_from_a_gallery_id_stores_the_file_address(session: Session, registered: Settings) -> None:
+    """`init_image` by gallery id becomes the stored file's content address at submit."""
+    job, _ = owned_job(session, registered)
+    folder = registered.paths.images_dir / "ab"
+    folder.mkdir(parents=True)
+    address = "ab/" + "c" * 64 + ".png"
+    (registered.paths.images_dir / address).write_bytes(b"png")
+    image = Image(job_id=job.id, index=0, seed=1, file_path=address, thumbnail_path="ab/t.webp", width=64,
+                  height=64, infotext="x")  # fmt: skip
+    session.add(image)
+    session.commit()
+    remix = new_job(session, registered, init_image=str(image.id), denoising_strength=0.5)
+    assert remix.recipe["init_image"] == address
+
+
+def test_img2img_from_a_missing_image_is_refused(session: Session, registered: Settings) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        new_job(session, registered, init_image="999", denoising_strength=0.5)
+    assert caught.value.field == "init_image" and "999" in caught.value.reason
