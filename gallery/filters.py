@@ -190,4 +190,6 @@ def feed_params(filters: FeedFilters, **changes: str) -> dict[str, str]:
         "sort": "" if filters.sort is Sort.NEW else filters.sort.value,
     }
     params.update(changes)
+    if params["sort"] == Sort.NEW.value:
+        params["sort"] = ""  # the default order stays out of URLs, so each search has one address
     return {name: value for name, value in params.items() if value}

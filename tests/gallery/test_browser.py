@@ -1,4 +1,5 @@
-"""The gallery in headless Chromium: the form, inline errors, a live job page, and the feed's look."""
+"""The gallery in headless Chromium: the form, inline errors, a live job page, the feed's look,
+its infinite scroll and the search form."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from atelier.services import jobs
 from atelier.settings import Settings
 from atelier.storage import store_image
 from gallery.app import create_app
+from gallery.routes import feed as feed_routes
 from tests.gallery.factories import add_image, job_count, picture
 from tests.helpers.browser import chromium_available, chromium_page, serving
 
@@ -100,6 +102,58 @@ def test_feed_screenshot(base_url: str, registered: Settings, tmp_path: Path) ->
         shot = tmp_path / "feed.png"
         page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_feed_scrolls_in_every_page(base_url: str, registered: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scrolling down appends the next pages' cards in place, each image once, until the end."""
+    monkeypatch.setattr(feed_routes, "FEED_PAGE_SIZE", 4)
+    now = datetime.now(UTC)
+    for minutes, prompt in enumerate(FEED_PROMPTS):
+        add_image(registered, prompt, seed=2000 + minutes, created_at=now - timedelta(minutes=minutes))
+    with chromium_page(1280, 700) as page:
+        page.goto(base_url + "/")
+        page.evaluate("window.stayedOnPage = true")
+        the_end = page.locator("#feed-more", has_text="That is everything")
+        for _ in range(20):
+            if the_end.count():
+                break
+            page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+            page.wait_for_timeout(250)
+        the_end.wait_for()
+        prompts = page.eval_on_selector_all(".grid .card-prompt", "links => links.map(a => a.textContent)")
+        assert prompts == FEED_PROMPTS
+        assert page.evaluate("window.stayedOnPage") is True  # appended by the script, not a page load
+        assert page.url == base_url + "/"
+
+
+def test_search_form_round_trip(base_url: str, registered: Settings) -> None:
+    """Searching with filters lands on a shareable URL that lists the matches and refills the form."""
+    add_image(registered, "a red circle on a blue background", sampler="DDIM")
+    add_image(registered, "a red square on a green background", sampler="Euler a")
+    add_image(registered, "a blue circle on a yellow background", sampler="DDIM")
+    with chromium_page() as page:
+        page.goto(base_url + "/")
+        page.fill("#s-q", "red")
+        page.click("#search summary")
+        page.select_option("#s-sampler", "DDIM")
+        page.fill("#s-size", "64x64")
+        page.click("#search button[type=submit]")
+        page.wait_for_url(re.compile(r"q=red"))
+        shared = page.url
+        assert "sampler=DDIM" in shared and "size=64x64" in shared
+        prompts = page.eval_on_selector_all(".grid .card-prompt", "links => links.map(a => a.textContent)")
+        assert prompts == ["a red circle on a blue background"]
+        page.goto(base_url + "/")
+        page.goto(shared)
+        assert page.input_value("#s-q") == "red"
+        assert page.input_value("#s-sampler") == "DDIM"
+        assert page.input_value("#s-size") == "64x64"
+        page.fill("#s-size", "huge")
+        page.click("#search button[type=submit]")
+        message = page.locator("#search-error-size")
+        message.wait_for()
+        assert (message.text_content() or "").startswith("Size: ")
+        assert page.get_attribute("#s-size", "aria-invalid") == "true"
 
 
 def _render(settings: Settings, job_id: int) -> None:
