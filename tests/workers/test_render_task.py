@@ -13,6 +13,7 @@ from PIL import Image as PILImage
 from atelier.db import session_factory
 from atelier.events import ALL_EVENTS
 from atelier.schema import Image, Job, JobSource, JobState
+from atelier.services import jobs
 from atelier.services.jobs import submit
 from atelier.settings import Settings
 from atelier.storage import read_infotext
@@ -89,3 +90,66 @@ def test_sigkilled_worker_job_completes_exactly_once(registered: Settings, tmp_p
             if event["type"] == "job.done" and event["job_id"] == job_id:
                 done_events.append(event)
     assert len(done_events) == 1
+
+
+def first_event(listener: redis.client.PubSub, job_id: int, kind: str, timeout: float = 60) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = listener.get_message(timeout=0.5)
+        if message and message["type"] == "message":
+            event = json.loads(message["data"])
+            if event["type"] == kind and event["job_id"] == job_id:
+                return dict(event)
+    raise TimeoutError(f"no {kind} for job {job_id}")
+
+
+def images_of(settings: Settings, job_id: int) -> list[Image]:
+    with session_factory(settings.database_url)() as session:
+        return session.query(Image).filter_by(job_id=job_id).order_by(Image.index).all()
+
+
+def test_img2img_upscales_a_gallery_image(worker: Process, registered: Settings) -> None:
+    """A finished image, named by its gallery id, is the source of an img2img job at twice its size."""
+    parent = submit_job(registered)
+    assert wait_for_state(registered, parent, {JobState.DONE, JobState.FAILED}).state == JobState.DONE
+    (source,) = images_of(registered, parent)
+    child = submit_job(registered, init_image=str(source.id), denoising_strength=0.4, width=128, height=128)
+    job = wait_for_state(registered, child, {JobState.DONE, JobState.FAILED})
+    assert job.state == JobState.DONE, job.error
+    (image,) = images_of(registered, child)
+    assert (image.width, image.height) == (128, 128)
+    assert "Denoising strength: 0.4" in image.infotext
+
+
+def test_hires_fix_job(worker: Process, registered: Settings) -> None:
+    """Hires fix renders at the upscaled size and says so in the infotext."""
+    job_id = submit_job(registered, hires=True, hires_scale=2, hires_denoise=0.5)
+    job = wait_for_state(registered, job_id, {JobState.DONE, JobState.FAILED})
+    assert job.state == JobState.DONE, job.error
+    (image,) = images_of(registered, job_id)
+    assert (image.width, image.height) == (128, 128)
+    assert "Hires upscale: 2" in image.infotext
+
+
+def test_progress_carries_a_preview(worker: Process, registered: Settings) -> None:
+    """The first progress event of a render brings a small WebP preview."""
+    listener = redis.Redis.from_url(registered.redis_url).pubsub()
+    listener.subscribe(ALL_EVENTS)
+    job_id = submit_job(registered, steps=20)
+    event = first_event(listener, job_id, "job.progress")
+    assert str(event["preview"]).startswith("data:image/webp;base64,")
+
+
+def test_cancel_stops_a_running_render(worker: Process, registered: Settings) -> None:
+    """Cancelled mid-render, the job ends cancelled with no images, and the worker takes the next job."""
+    listener = redis.Redis.from_url(registered.redis_url).pubsub()
+    listener.subscribe(ALL_EVENTS)
+    long_job = submit_job(registered, steps=150, count=4)
+    first_event(listener, long_job, "job.progress")
+    with session_factory(registered.database_url)() as session:
+        jobs.cancel(session, redis.Redis.from_url(registered.redis_url), long_job, jobs.OPERATOR)
+    worker.wait_for_log(f"job {long_job}: stopped: cancelled", timeout=30)
+    job = wait_for_state(registered, long_job, {JobState.CANCELLED})
+    assert job.progress_step < 150 and images_of(registered, long_job) == []
+    next_job = submit_job(registered)
+    assert wait_for_state(registered, next_job, {JobState.DONE, JobState.FAILED}).state == JobState.DONE
