@@ -195,6 +195,24 @@ def sweep() -> None:
     typer.echo(f"requeued {report.requeued}, failed {report.failed}")
 
 
+@app.command()
+def cancel(job_id: int) -> None:
+    """Cancel a waiting or running job (as the operator: any member's)."""
+    from atelier import events
+    from atelier.db import session_scope
+    from atelier.errors import AtelierError
+    from atelier.services import jobs
+
+    settings = get_settings()
+    try:
+        with session_scope(settings.database_url) as session:
+            job = jobs.cancel(session, events.redis_client(settings.redis_url), job_id, jobs.OPERATOR)
+    except AtelierError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"job {job.id} cancelled")
+
+
 @app.command("train-bundled")
 def train_bundled(args: Annotated[list[str] | None, typer.Argument(help="options for the trainer")] = None) -> None:
     """Train the bundled tiny model from scratch (see models/MODEL_CARD.md)."""
@@ -213,6 +231,11 @@ def render(
     height: Annotated[int | None, typer.Option()] = None,
     seed: Annotated[int, typer.Option(help="-1 for random")] = -1,
     count: Annotated[int, typer.Option(help="images (1-4)")] = 1,
+    init_image: Annotated[str, typer.Option(help="img2img source: a gallery image id or ab/<sha256>.png")] = "",
+    denoise: Annotated[float | None, typer.Option(help="img2img denoising strength (0-1)")] = None,
+    hires: Annotated[bool, typer.Option(help="hires fix: upscale, then a second pass")] = False,
+    hires_scale: Annotated[float, typer.Option()] = 2.0,
+    hires_denoise: Annotated[float, typer.Option()] = 0.7,
     timeout: Annotated[float, typer.Option(help="seconds to wait")] = 600.0,
 ) -> None:
     """Submit a render to the running system, wait for it, and print the image paths."""
@@ -229,6 +252,11 @@ def render(
         "height": height,
         "seed": seed,
         "count": count,
+        "init_image": init_image,
+        "denoising_strength": denoise,
+        "hires": hires,
+        "hires_scale": hires_scale,
+        "hires_denoise": hires_denoise,
     }
     paths = submit_and_wait(get_settings(), {k: v for k, v in fields.items() if v is not None}, timeout)
     for path in paths:

@@ -2,7 +2,7 @@
 
 Workers publish progress and completion on the job's Redis channel; each message wakes the stream,
 which then re-reads the job from the database (the record of truth) and sends the same status
-shape as `GET /api/jobs/{id}`. Some changes are not published (a worker claiming the job, the
+shape as `GET /api/jobs/{id}`, plus the worker's latest preview when its event brought one. Some changes are not published (a worker claiming the job, the
 queue moving), so an idle stream also re-reads every few seconds; if Redis is unreachable the
 stream degrades to that slower polling rather than failing.
 """
@@ -63,17 +63,23 @@ class _Wakeups:
             log.warning("job events: Redis unavailable, polling the database instead")
             await self.close()
 
-    async def wait(self, seconds: float) -> bool:
-        """True when an event arrived, False when the time ran out."""
+    async def wait(self, seconds: float) -> dict[str, Any] | None:
+        """The event that arrived, or None when the time ran out."""
         if self.pubsub is None:
             await asyncio.sleep(seconds)
-            return False
+            return None
         try:
             message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=seconds)
         except (RedisError, OSError):
             await self.close()
-            return False
-        return message is not None
+            return None
+        if message is None:
+            return None
+        try:
+            event = json.loads(message["data"])
+        except (TypeError, ValueError):
+            return {}
+        return event if isinstance(event, dict) else {}
 
     async def close(self) -> None:
         pubsub, client, self.pubsub, self.client = self.pubsub, self.client, None, None
@@ -97,8 +103,10 @@ async def _stream(request: Request, redis_url: str, job_id: int, first: dict[str
     deadline = last_sent + MAX_STREAM_SECONDS
     try:
         while time.monotonic() < deadline and not await request.is_disconnected():
-            await wakeups.wait(IDLE_REFRESH_SECONDS)
+            event = await wakeups.wait(IDLE_REFRESH_SECONDS)
             status = await run_in_threadpool(_load, factory, job_id)
+            if event and isinstance(event.get("preview"), str) and not status["finished"]:
+                status["preview"] = event["preview"]  # a worker's data: URL; progress events carry one
             if status != last:
                 last, last_sent = status, time.monotonic()
                 yield _event(status)

@@ -50,6 +50,11 @@
       ? `#${status.queue_position} in the queue`
       : `step ${status.progress_step} of ${status.progress_total}`;
     part("eta").textContent = duration(status.eta_seconds);
+    const preview = part("preview");
+    if (preview && typeof status.preview === "string" && status.preview.startsWith("data:image/webp;base64,")) {
+      preview.src = status.preview;
+      preview.hidden = false;
+    }
     const error = part("error");
     error.textContent = status.error || "";
     error.hidden = !status.error;

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from atelier.cli import app
 from atelier.db import session_factory
 from atelier.schema import ModelFile
-from atelier.settings import get_settings
+from atelier.settings import Settings, get_settings
 from tests.helpers import model_files as files
 
 
@@ -86,3 +86,18 @@ def test_models_tokenizer_names_a_bad_source(tmp_path: Path) -> None:
     """A --bpe file that does not exist is an error sentence and exit 1."""
     result = CliRunner().invoke(app, ["models", "tokenizer", str(tmp_path / "tok"), "--bpe", str(tmp_path / "no.gz")])
     assert result.exit_code == 1 and f"error: {tmp_path / 'no.gz'}: no such file" in result.stderr
+
+
+def test_cancel_stops_a_waiting_job(registered: Settings) -> None:
+    """`atelier cancel ID` cancels as the operator and says so; a second time it explains why not."""
+    from atelier.schema import Job, JobSource, JobState
+    from atelier.services.jobs import submit
+
+    with session_factory(registered.database_url)() as session:
+        job_id = submit(session, registered, {"prompt": "a red circle"}, source=JobSource.CLI).id
+    first = CliRunner().invoke(app, ["cancel", str(job_id)])
+    assert first.exit_code == 0 and first.stdout.strip() == f"job {job_id} cancelled"
+    with session_factory(registered.database_url)() as session:
+        assert session.get(Job, job_id).state == JobState.CANCELLED  # type: ignore[union-attr]
+    again = CliRunner().invoke(app, ["cancel", str(job_id)])
+    assert again.exit_code == 1 and "already cancelled" in again.stderr

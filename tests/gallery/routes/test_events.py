@@ -80,6 +80,23 @@ def test_stream_follows_job_to_done(client: TestClient, registered: Settings) ->
     assert len(last["image_ids"]) == 1
 
 
+def test_stream_passes_on_the_worker_preview(client: TestClient, registered: Settings) -> None:
+    """A progress event's preview reaches the page with the step the database records."""
+    job_id = _queue_job(client)
+    preview = "data:image/webp;base64,UklGRg=="
+    with client.stream("GET", f"/api/jobs/{job_id}/events") as response:
+        statuses = _statuses(response.iter_lines())
+        next(statuses)
+        publisher = events.redis_client(registered.redis_url)
+        with session_scope(registered.database_url) as session:
+            assert jobs.claim(session, job_id, WORKER, 60) is not None
+            jobs.renew_lease(session, job_id, WORKER, 60, step=1)
+        events.publish(publisher, "progress", job_id, step=1, total=2, preview=preview)
+        shown = next(s for s in statuses if s.get("preview"))
+        publisher.close()
+    assert (shown["preview"], shown["progress_step"]) == (preview, 1)
+
+
 def test_stream_notices_unpublished_changes(
     client: TestClient, registered: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
