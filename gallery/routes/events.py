@@ -2,9 +2,10 @@
 
 Workers publish progress and completion on the job's Redis channel; each message wakes the stream,
 which then re-reads the job from the database (the record of truth) and sends the same status
-shape as `GET /api/jobs/{id}`, plus the worker's latest preview when its event brought one. Some changes are not published (a worker claiming the job, the
-queue moving), so an idle stream also re-reads every few seconds; if Redis is unreachable the
-stream degrades to that slower polling rather than failing.
+shape as `GET /api/jobs/{id}`, plus the worker's latest preview when its event brought one. Some
+changes are not published (a worker claiming the job, the queue moving), so an idle stream also
+re-reads every few seconds; if Redis is unreachable the stream degrades to that slower polling
+rather than failing.
 """
 
 from __future__ import annotations
