@@ -13,13 +13,14 @@ import logging
 import discord
 from discord import app_commands
 
-from atelier.errors import AtelierError
 from atelier.settings import Settings
-from bot import messages
+from bot.buttons import press
+from bot.components import CancelButton, ImageButton
 from bot.config import BotTuning
 from bot.delivery import Deliveries
-from bot.draw import answer_privately, draw
+from bot.draw import draw
 from bot.endpoint import use_gateway_from_api
+from bot.replies import report_error
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +38,8 @@ def snowflake_setting(name: str, value: str) -> int | None:
 class AtelierTree(app_commands.CommandTree["AtelierBot"]):
     async def on_error(self, interaction: discord.Interaction[AtelierBot], error: app_commands.AppCommandError) -> None:
         """Whatever a command did not handle: the user gets a short apology, the log gets the traceback."""
-        original = getattr(error, "original", error)
-        if isinstance(original, AtelierError):
-            text = messages.input_error(original)
-        else:
-            command = interaction.command.name if interaction.command else "?"
-            log.error("/%s failed", command, exc_info=original)
-            text = messages.UNEXPECTED
-        try:
-            await answer_privately(interaction, text)
-        except discord.HTTPException:
-            log.warning("could not tell the user about the error", exc_info=True)
+        command = interaction.command.name if interaction.command else "?"
+        await report_error(interaction, getattr(error, "original", error), f"/{command}")
 
 
 class AtelierBot(discord.Client):
@@ -68,6 +60,9 @@ class AtelierBot(discord.Client):
         self.deliveries = Deliveries(self, settings, self.tuning)
 
     async def setup_hook(self) -> None:
+        # Buttons are routed by their custom_id pattern, so those on messages posted by earlier runs
+        # (or whose interaction token has long expired) work as well as new ones.
+        self.add_dynamic_items(ImageButton, CancelButton)
         await self.sync_commands()
         await self.deliveries.start()
 
@@ -86,6 +81,10 @@ class AtelierBot(discord.Client):
         if self.settings.discord.discord_api_base:
             await use_gateway_from_api(self.http)
         await super().connect(reconnect=reconnect)
+
+    async def press(self, interaction: discord.Interaction[AtelierBot], action: str, target: int) -> None:
+        """A button of `bot.components` was pressed."""
+        await press(interaction, action, target)
 
     async def on_ready(self) -> None:
         log.info("bot ready as %s (%s)", self.user, self.user.id if self.user else "?")

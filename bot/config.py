@@ -23,3 +23,6 @@ class BotTuning(BaseSettings):
     # A delivery that keeps failing (Discord down, channel gone) is retried on each re-check this
     # many times, then given up with an error in the log.
     max_delivery_attempts: int = 5
+    # At most one progress edit of a job's queued message this often: Discord rate-limits message
+    # edits per webhook and per channel, and workers report progress about every second.
+    progress_edit_seconds: float = 2.0

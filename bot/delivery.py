@@ -4,11 +4,13 @@ Two ways to learn that a job finished, because either alone can fail: the job ev
 pub/sub (fast, but a subscriber that is reconnecting misses them) and a periodic re-read of the
 jobs this bot waits on (slow, but the database is the record of truth). Both lead to `_deliver`,
 which takes the job out of the waiting set before its first await, so whichever comes second finds
-nothing to do: one job, one message.
+nothing to do: one job, one message. Progress events edit the job's queued message (`bot.status`)
+while it waits.
 
 Two ways to post, because interaction tokens die after 15 minutes: a followup on the interaction
 (it answers the user's command in place), else a plain channel message with the bot token, which
-mentions the author so they are notified.
+mentions the author so they are notified. A result carries the persistent buttons of
+`bot.components`; a cancelled job gets no new message, its queued message says so instead.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from atelier import events
 from atelier.schema import JobState
 from atelier.settings import Settings
 from bot import messages, store
+from bot.components import result_view
 from bot.config import BotTuning
+from bot.status import Progress, StatusMessage, decode_preview
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ class Waiter:
     followup_until: float = 0.0  # time.monotonic() after which the interaction token is dead
     filesize_limit: int = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
     attempts: int = 0
+    status: StatusMessage | None = None  # the "queued" message, when this run of the bot knows it
 
 
 class Deliveries:
@@ -71,6 +76,16 @@ class Deliveries:
         self._waiting[waiter.job_id] = waiter
         if waiter.job_id in self._recent:
             self._spawn(self._deliver(waiter.job_id))
+
+    def adopt_status(self, status: StatusMessage) -> bool:
+        """Let a waiting job's queued message be edited from now on (a cancel pressed after a restart);
+        False when nobody waits for the job."""
+        waiter = self._waiting.get(status.job_id)
+        if waiter is None:
+            return False
+        if waiter.status is None:
+            waiter.status = status
+        return True
 
     async def start(self) -> None:
         """Subscribe, pick up what a previous run still owed, and start listening and re-checking."""
@@ -150,11 +165,26 @@ class Deliveries:
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring a malformed job event: %.200r", raw)
             return
+        if kind == "job.progress":
+            self._on_progress(job_id, event)
+            return
         if kind not in FINISHED_EVENTS:
             return
         self._recent.append(job_id)
         if job_id in self._waiting:
             self._spawn(self._deliver(job_id))
+
+    def _on_progress(self, job_id: int, event: dict[str, Any]) -> None:
+        waiter = self._waiting.get(job_id)
+        if waiter is None or waiter.status is None:
+            return
+        try:
+            step, total = int(event["step"]), int(event["total"])
+        except (KeyError, TypeError, ValueError):
+            return
+        preview = decode_preview(event.get("preview"))
+        data, kind = preview if preview is not None else (None, "webp")
+        waiter.status.progress(Progress(step, total, data, kind))
 
     async def _recheck_forever(self) -> None:
         while True:
@@ -196,12 +226,16 @@ class Deliveries:
         if not outcome.state.finished:
             self._waiting.setdefault(job_id, waiter)
             return
-        try:
-            message_id = await self._post(waiter, outcome)
-        except Exception:
-            log.exception("job %s: delivery failed (attempt %d)", job_id, waiter.attempts + 1)
-            self._retry_later(waiter)
-            return
+        message_id = await self._settle_cancelled(waiter, outcome)
+        if message_id is None:
+            try:
+                message_id = await self._post(waiter, outcome)
+            except Exception:
+                log.exception("job %s: delivery failed (attempt %d)", job_id, waiter.attempts + 1)
+                self._retry_later(waiter)
+                return
+            if waiter.status is not None:
+                await waiter.status.finish(messages.settled(outcome.state.value))
         log.info("job %s: delivered (%s) as message %s", job_id, outcome.state.value, message_id)
         try:
             await asyncio.to_thread(store.mark_delivered, self._settings, job_id, message_id)
@@ -215,11 +249,21 @@ class Deliveries:
             return
         self._waiting.setdefault(waiter.job_id, waiter)
 
+    async def _settle_cancelled(self, waiter: Waiter, outcome: store.Outcome) -> int | None:
+        """A cancelled job's queued message becomes its last word; None when there is none to edit."""
+        if outcome.state != JobState.CANCELLED or waiter.status is None:
+            return None
+        return await waiter.status.finish(messages.cancelled(outcome.recipe))
+
+    def _view(self, outcome: store.Outcome) -> discord.ui.View:
+        ids = [p.image_id for p in outcome.pictures] if outcome.state == JobState.DONE else []
+        return result_view(ids, self._settings.web.public_url)
+
     async def _post(self, waiter: Waiter, outcome: store.Outcome) -> int:
         if waiter.followup is not None and time.monotonic() < waiter.followup_until:
             content, files = self._render(outcome, waiter.filesize_limit, mention="")
             try:
-                sent = await waiter.followup.send(content, files=files, wait=True)
+                sent = await waiter.followup.send(content, files=files, view=self._view(outcome), wait=True)
                 return sent.id
             except discord.HTTPException as exc:
                 log.info("job %s: followup refused (%s %s); posting in the channel", waiter.job_id, exc.status, exc)
@@ -231,7 +275,7 @@ class Deliveries:
             allowed = discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(waiter.user_id)])
         content, files = self._render(outcome, discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES, mention=mention)
         channel = self._client.get_partial_messageable(waiter.channel_id)
-        message = await channel.send(content, files=files, allowed_mentions=allowed)
+        message = await channel.send(content, files=files, allowed_mentions=allowed, view=self._view(outcome))
         return message.id
 
     @staticmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -19,7 +19,8 @@ from discord import app_commands
 from atelier.errors import AtelierError
 from atelier.recipe import MAX_PROMPT_CHARS, MAX_SEED, STEPS_RANGE
 from bot import messages, store
-from bot.delivery import Waiter
+from bot.replies import answer_privately
+from bot.tracking import track
 
 if TYPE_CHECKING:
     from bot.client import AtelierBot
@@ -29,23 +30,6 @@ log = logging.getLogger(__name__)
 Prompt = app_commands.Range[str, 1, MAX_PROMPT_CHARS]
 Seed = app_commands.Range[int, 0, MAX_SEED]
 Steps = app_commands.Range[int, STEPS_RANGE[0], STEPS_RANGE[1]]
-
-
-async def answer_privately(interaction: discord.Interaction[Any], text: str) -> None:
-    """An ephemeral answer even after a public "thinking…" defer.
-
-    The first followup after a deferred response takes the deferred message's place and its
-    visibility, so the public placeholder is deleted first and the answer sent as a new, ephemeral
-    followup.
-    """
-    if not interaction.response.is_done():
-        await interaction.response.send_message(text, ephemeral=True)
-        return
-    try:
-        await interaction.delete_original_response()
-    except discord.HTTPException as exc:
-        log.info("could not delete the deferred reply (%s); answering below it", exc)
-    await interaction.followup.send(text, ephemeral=True)
 
 
 @app_commands.command(name="draw", description="Render an image from a prompt (A1111 prompt syntax)")
@@ -74,22 +58,4 @@ async def draw(
     except AtelierError as error:
         await answer_privately(interaction, messages.input_error(error))
         return
-    followup_seconds = bot.tuning.followup_seconds
-    bot.deliveries.watch(
-        Waiter(
-            job_id=queued.job_id,
-            channel_id=channel_id,
-            user_id=interaction.user.id,
-            followup=interaction.followup,
-            followup_until=received + followup_seconds,
-            filesize_limit=interaction.filesize_limit,
-        )
-    )
-    log.info("job %s queued for %s (#%s)", queued.job_id, interaction.user.id, queued.position)
-    late = queued.eta_seconds is not None and queued.eta_seconds > followup_seconds
-    try:
-        await interaction.edit_original_response(
-            content=messages.queued(queued.position, queued.eta_seconds, via_channel=late)
-        )
-    except discord.HTTPException as exc:  # the job is queued and will be delivered all the same
-        log.warning("job %s: could not show the queue position (%s)", queued.job_id, exc)
+    await track(interaction, queued, received)

@@ -82,3 +82,28 @@ def cancelled(recipe: Mapping[str, Any], mention: str = "") -> str:
 
 def too_large(index: int, size: int, limit: int) -> str:
     return f"(image {index + 1} is {size / 2**20:.1f} MiB, over the {limit / 2**20:.0f} MiB upload limit here)"
+
+
+def rendering(step: int, total: int) -> str:
+    return f"rendering — step {step}/{total}" if total else "rendering…"
+
+
+def settled(state: str) -> str:
+    """What the queued message says once the job is over and its result has its own message."""
+    texts = {"done": "✅ done — the result is below", "failed": "❌ render failed — see below"}
+    return texts.get(state, "✖️ render cancelled")
+
+
+def upscale_note(width: int, height: int, factor: float, capped: bool) -> str:
+    text = f"upscale to {width}x{height}"
+    return text + (f" ({factor:.2f}x: twice the size is over the size limit)" if capped else "")
+
+
+CODE_FENCE = "```"
+
+
+def parameters(infotext: str) -> str | None:
+    """The infotext in a code block to copy, or None when it does not fit in one message (send a file)."""
+    text = infotext.replace(CODE_FENCE, "`\u200b``")  # a fence inside would end the block early
+    block = f"{CODE_FENCE}\n{text}\n{CODE_FENCE}"
+    return block if len(block) <= MESSAGE_LIMIT else None

@@ -42,6 +42,7 @@ class Queued:
 
 @dataclass(frozen=True)
 class Picture:
+    image_id: int
     index: int
     seed: int
     data: bytes
@@ -67,7 +68,7 @@ class Owed:
     user_discord_id: int | None
 
 
-def _session(settings: Settings) -> Session:
+def open_session(settings: Settings) -> Session:
     return session_factory(settings.database_url)()
 
 
@@ -91,7 +92,7 @@ def ensure_user(session: Session, author: Author) -> int:
 
 def submit_draw(settings: Settings, author: Author, channel_id: int | None, data: Mapping[str, Any]) -> Queued:
     """Create the job through the one submit service; raises `AtelierError` on bad input."""
-    with _session(settings) as session:
+    with open_session(settings) as session:
         owner_id = ensure_user(session, author)
         job = jobs.submit(
             session, settings, data, source=JobSource.DISCORD, owner_id=owner_id, discord_channel_id=channel_id
@@ -103,7 +104,7 @@ def finished_among(settings: Settings, job_ids: Iterable[int]) -> list[int]:
     ids = list(job_ids)
     if not ids:
         return []
-    with _session(settings) as session:
+    with open_session(settings) as session:
         query = select(Job.id).where(Job.id.in_(ids), Job.state.in_(FINISHED))
         return list(session.scalars(query))
 
@@ -111,7 +112,7 @@ def finished_among(settings: Settings, job_ids: Iterable[int]) -> list[int]:
 def load_outcome(settings: Settings, job_id: int) -> Outcome | None:
     """The job's state and, when done, its image files read from the images dir."""
     images_dir = settings.paths.images_dir.resolve()
-    with _session(settings) as session:
+    with open_session(settings) as session:
         job = session.get(Job, job_id)
         if job is None:
             return None
@@ -124,19 +125,19 @@ def load_outcome(settings: Settings, job_id: int) -> Outcome | None:
                 if not path.is_relative_to(images_dir) or not path.is_file():
                     missing += 1
                     continue
-                pictures.append(Picture(image.index, image.seed, path.read_bytes(), image.nsfw))
+                pictures.append(Picture(image.id, image.index, image.seed, path.read_bytes(), image.nsfw))
         return Outcome(job.id, job.state, job.error, dict(job.recipe), pictures, missing)
 
 
 def mark_delivered(settings: Settings, job_id: int, message_id: int) -> None:
-    with _session(settings) as session:
+    with open_session(settings) as session:
         jobs.record_delivery(session, job_id, message_id)
 
 
 def owed(settings: Settings, since: timedelta) -> list[Owed]:
     """Discord jobs created within `since` whose result message was never posted."""
     cutoff = datetime.now(UTC) - since
-    with _session(settings) as session:
+    with open_session(settings) as session:
         query = (
             select(Job.id, Job.discord_channel_id, User.discord_id)
             .outerjoin(User, User.id == Job.owner_id)

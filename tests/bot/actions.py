@@ -1,4 +1,4 @@
-"""Driving the bot under test: send /draw, and finish or fail its job the way a worker would."""
+"""Driving the bot under test: send /draw, press buttons, and finish or fail jobs the way a worker would."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from sqlalchemy import select
 
 from atelier import events
 from atelier.db import session_scope
+from atelier.schema import Image as ImageRow
 from atelier.schema import Job
 from atelier.services import jobs
 from atelier.settings import Settings
 from atelier.storage import store_image
-from tests.helpers.fake_discord import FakeDiscord, Recorded, SentInteraction
+from tests.helpers.fake_discord import EPHEMERAL, FakeDiscord, Recorded, SentInteraction
 from tests.helpers.processes import Process
 
 WORKER = "test-worker"
@@ -74,3 +75,47 @@ def posts(fake: FakeDiscord, sent: SentInteraction) -> list[Recorded]:
     """Messages the bot tried to post for this interaction: followups and channel messages."""
     channel_path = f"/channels/{sent.channel_id}/messages"
     return [r for r in fake.requests("POST") if r.path in (sent.webhook_path, channel_path)]
+
+
+def custom_ids(message: dict[str, Any]) -> list[str]:
+    """The custom_id of every button on a message, in order (link buttons have none)."""
+    rows = message.get("components") or []
+    return [c["custom_id"] for row in rows for c in row.get("components") or [] if "custom_id" in c]
+
+
+def links(message: dict[str, Any]) -> list[str]:
+    rows = message.get("components") or []
+    return [c["url"] for row in rows for c in row.get("components") or [] if "url" in c]
+
+
+def result_message(fake: FakeDiscord, image_id: int, timeout: float = 15.0) -> dict[str, Any]:
+    """The message that delivered this image, once it exists with its buttons."""
+    wanted = f"atelier:reroll:{image_id}"
+    return fake.wait_for_message(lambda m: wanted in custom_ids(m), timeout=timeout, what=f"result of {image_id}")
+
+
+def image_ids(settings: Settings, job_id: int) -> list[int]:
+    with session_scope(settings.database_url) as session:
+        return list(session.scalars(select(ImageRow.id).where(ImageRow.job_id == job_id).order_by(ImageRow.index)))
+
+
+def delivered_image(fake: FakeDiscord, settings: Settings, **options: Any) -> tuple[int, dict[str, Any]]:
+    """/draw, finish the job as a worker would, and wait for its result message: (image id, message)."""
+    draw(fake, **options)
+    job_id = all_jobs(settings)[-1].id
+    finish_job(settings, job_id)
+    (image_id,) = image_ids(settings, job_id)
+    return image_id, result_message(fake, image_id)
+
+
+def answered(fake: FakeDiscord, sent: SentInteraction) -> Recorded:
+    """The interaction's callback, waiting for it."""
+    return fake.wait_for(lambda r: r.method == "POST" and r.path == sent.callback_path, what="interaction callback")
+
+
+def private_answer(fake: FakeDiscord, sent: SentInteraction) -> Recorded:
+    """The ephemeral followup the bot sent for this interaction."""
+    return fake.wait_for(
+        lambda r: r.method == "POST" and r.path == sent.webhook_path and bool(r.flags & EPHEMERAL),
+        what="ephemeral followup",
+    )

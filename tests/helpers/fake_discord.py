@@ -6,7 +6,9 @@ traffic, so tests should see that traffic. The bot points discord.py's REST at `
 the gateway address from `GET /gateway/bot`, as a sharded client does against the real Discord.
 
 The fake implements only what discord.py 2.7.1 calls for login, command sync, interaction
-responses, followups and channel messages, and answers like Discord does where it matters: JSON
+responses, followups, channel messages and their edits and deletions, and button presses
+(`press_button`: a MESSAGE_COMPONENT interaction carrying the message the button is on, whose
+"original response" is then that message), and answers like Discord does where it matters: JSON
 with `Content-Type: application/json` exactly (discord.py compares the header string), 404
 "Unknown interaction" for a callback after 3 s or a second callback, 401 "Invalid Webhook Token" for
 an expired interaction token. Every request is recorded so tests can assert on what the bot said.
@@ -34,9 +36,15 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 BOT_TOKEN = "fake"
 INTERACTION_DEADLINE_SECONDS = 3.0
 EPHEMERAL = 1 << 6
+# Interaction types, and component types (Discord's InteractionType, ComponentType).
+APPLICATION_COMMAND = 2
+MESSAGE_COMPONENT = 3
+BUTTON = 2
 # Interaction callback types (Discord's InteractionCallbackType).
 CHANNEL_MESSAGE = 4
 DEFERRED_CHANNEL_MESSAGE = 5
+DEFERRED_UPDATE_MESSAGE = 6
+UPDATE_MESSAGE = 7
 ALL_PERMISSIONS = str((1 << 50) - 1)
 GUILDS_INTENT = 1 << 0
 
@@ -106,9 +114,11 @@ class _Interaction:
     sent: SentInteraction
     name: str
     user: dict[str, Any]
+    kind: int = APPLICATION_COMMAND
     acknowledged: bool = False
     expired: bool = False
     original_id: str | None = None
+    source_message_id: str | None = None  # a button's message: the "original" of an update response
 
 
 @dataclass
@@ -236,6 +246,9 @@ class FakeDiscord:
         app.router.add_patch(message, self._webhook_message)
         app.router.add_delete(message, self._webhook_message)
         app.router.add_post(f"{api}/channels/{{channel}}/messages", self._channel_message)
+        channel_message = f"{api}/channels/{{channel}}/messages/{{message}}"
+        app.router.add_patch(channel_message, self._existing_channel_message)
+        app.router.add_delete(channel_message, self._existing_channel_message)
         app.router.add_route("*", f"{api}/{{tail:.*}}", self._unknown)
         app.router.add_get("/gateway", self._gateway)
         self._runner = web.AppRunner(app, handle_signals=False)
@@ -318,6 +331,34 @@ class FakeDiscord:
         with self._changed:
             return list(self._state.messages.values())
 
+    def message(self, message_id: str | int) -> dict[str, Any]:
+        """A message that exists now, as Discord would send it in a payload."""
+        with self._changed:
+            found = self._state.messages.get(str(message_id))
+            if found is None:
+                raise KeyError(f"message {message_id} does not exist (deleted, or never posted)")
+            return json.loads(json.dumps(found))
+
+    def wait_for_message(
+        self, predicate: Callable[[dict[str, Any]], bool], *, timeout: float = 15.0, what: str = "message"
+    ) -> dict[str, Any]:
+        """The first existing message matching `predicate` (a copy), waiting for it up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for message in self._state.messages.values():
+                    if predicate(message):
+                        return json.loads(json.dumps(message))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = "\n".join(f"  {m['id']} {m['content']!r:.120}" for m in self._state.messages.values())
+                    raise TimeoutError(f"no {what} within {timeout} s; messages:\n{seen}")
+                self._changed.wait(left)
+
+    def has_message(self, message_id: str | int) -> bool:
+        with self._changed:
+            return str(message_id) in self._state.messages
+
     def expire_token(self, token: str) -> None:
         """Make an interaction token dead, as Discord does 15 minutes after the interaction."""
         with self._changed:
@@ -335,26 +376,50 @@ class FakeDiscord:
         """Dispatch INTERACTION_CREATE for `/name`; `guild_id=None` sends it from a DM."""
         if guild_id == -1:
             guild_id = self.guild_id
-        user_data = dict(user or self.default_user())
-        channel = channel_id or self.channel_id
         if isinstance(options, Mapping):
             option_list = [
                 {"name": k, "type": _option_type(v), "value": v} for k, v in options.items() if v is not None
             ]
         else:
             option_list = [dict(o) for o in options or []]
-        interaction_id = str(self.snowflake())
-        token = f"itoken-{interaction_id}"
         data: dict[str, Any] = {"id": self._command_id(name, guild_id), "name": name, "type": 1}
         if option_list:
             data["options"] = option_list
         if guild_id and any(c["name"] == name for c in self.commands(guild_id)):
             data["guild_id"] = str(guild_id)
+        return self._send_interaction(APPLICATION_COMMAND, name, data, user, channel_id or self.channel_id, guild_id)
+
+    def press_button(
+        self, message_id: str | int, custom_id: str, *, user: Mapping[str, Any] | None = None
+    ) -> SentInteraction:
+        """Dispatch INTERACTION_CREATE for a press of the button `custom_id` on a message that exists, as
+        a member of the guild (`user`, default Ada); the message's components must hold that button."""
+        message = self.message(message_id)
+        buttons = [c for row in message.get("components") or [] for c in row.get("components") or []]
+        if not any(b.get("custom_id") == custom_id for b in buttons):
+            raise AssertionError(f"message {message_id} has no button {custom_id!r}: {buttons!r}")
+        data = {"custom_id": custom_id, "component_type": BUTTON}
+        channel = int(message["channel_id"])
+        return self._send_interaction(MESSAGE_COMPONENT, custom_id, data, user, channel, self.guild_id, message)
+
+    def _send_interaction(
+        self,
+        kind: int,
+        name: str,
+        data: Mapping[str, Any],
+        user: Mapping[str, Any] | None,
+        channel: int,
+        guild_id: int | None,
+        message: Mapping[str, Any] | None = None,
+    ) -> SentInteraction:
+        user_data = dict(user or self.default_user())
+        interaction_id = str(self.snowflake())
+        token = f"itoken-{interaction_id}"
         payload: dict[str, Any] = {
             "id": interaction_id,
             "application_id": str(self.app_id),
-            "type": 2,
-            "data": data,
+            "type": kind,
+            "data": dict(data),
             "channel_id": str(channel),
             "token": token,
             "version": 1,
@@ -363,6 +428,8 @@ class FakeDiscord:
             "entitlements": [],
             "attachment_size_limit": 10 * 1024 * 1024,
         }
+        if message is not None:
+            payload["message"] = dict(message)
         if guild_id:
             payload.update(
                 guild_id=str(guild_id),
@@ -397,11 +464,17 @@ class FakeDiscord:
             at=time.monotonic(),
         )
         with self._changed:
-            record = _Interaction(sent, name, user_data)
+            record = _Interaction(sent, name, user_data, kind=kind)
+            if message is not None:
+                record.source_message_id = str(message["id"])
             self._state.interactions[interaction_id] = record
             self._state.by_token[token] = record
         self._call(self._dispatch("INTERACTION_CREATE", payload))
         return sent
+
+    def member(self, user_id: int, username: str) -> dict[str, Any]:
+        """Another member than Ada, to press buttons as."""
+        return {**self.default_user(), "id": str(user_id), "username": username, "global_name": username.title()}
 
     def default_user(self) -> dict[str, Any]:
         return {
@@ -551,17 +624,7 @@ class FakeDiscord:
     def _message(self, channel_id: str, body: Any, files: Sequence[UploadedFile], **extra: Any) -> dict[str, Any]:
         body = body if isinstance(body, dict) else {}
         message_id = str(self.snowflake())
-        attachments = [
-            {
-                "id": str(self.snowflake()),
-                "filename": f.filename,
-                "size": len(f.data),
-                "url": f"http://127.0.0.1:{self.port}/attachments/{channel_id}/{message_id}/{f.filename}",
-                "proxy_url": f"http://127.0.0.1:{self.port}/attachments/{channel_id}/{message_id}/{f.filename}",
-                "content_type": f.content_type or "application/octet-stream",
-            }
-            for f in files
-        ]
+        attachments = self._attachments(channel_id, message_id, files)
         message = {
             "id": message_id,
             "type": 0,
@@ -576,14 +639,29 @@ class FakeDiscord:
             "mention_roles": [],
             "attachments": attachments,
             "embeds": body.get("embeds") or [],
-            "components": [],
+            "components": body.get("components") or [],
             "pinned": False,
             "flags": int(body.get("flags") or 0),
             **extra,
         }
         with self._changed:
             self._state.messages[message_id] = message
+            self._changed.notify_all()
         return message
+
+    def _attachments(self, channel_id: str, message_id: str, files: Sequence[UploadedFile]) -> list[dict[str, Any]]:
+        url = f"http://127.0.0.1:{self.port}/attachments/{channel_id}/{message_id}"
+        return [
+            {
+                "id": str(self.snowflake()),
+                "filename": f.filename,
+                "size": len(f.data),
+                "url": f"{url}/{f.filename}",
+                "proxy_url": f"{url}/{f.filename}",
+                "content_type": f.content_type or "application/octet-stream",
+            }
+            for f in files
+        ]
 
     # -- REST --------------------------------------------------------------------------------------
 
@@ -670,7 +748,7 @@ class FakeDiscord:
         answer: dict[str, Any] = {
             "interaction": {
                 "id": record.sent.id,
-                "type": 2,
+                "type": record.kind,
                 "response_message_loading": kind == DEFERRED_CHANNEL_MESSAGE,
                 "response_message_ephemeral": bool(int((body.get("data") or {}).get("flags") or 0) & EPHEMERAL),
             }
@@ -680,11 +758,18 @@ class FakeDiscord:
                 str(record.sent.channel_id),
                 body.get("data") or {},
                 request[RECORDED].files,
-                interaction={"id": record.sent.id, "type": 2, "name": record.name, "user": record.user},
+                interaction={"id": record.sent.id, "type": record.kind, "name": record.name, "user": record.user},
             )
             record.original_id = message["id"]
             answer["interaction"]["response_message_id"] = message["id"]
             answer["resource"] = {"type": kind, "message": message}
+        elif kind in (DEFERRED_UPDATE_MESSAGE, UPDATE_MESSAGE) and record.source_message_id is not None:
+            # A button's response: the "original" is now the message the button is on.
+            record.original_id = record.source_message_id
+            with self._changed:
+                message = self._state.messages.get(record.source_message_id)
+            if kind == UPDATE_MESSAGE and message is not None:
+                self._edit(message, body.get("data") or {}, request[RECORDED].files)
         if "with_response" not in request.query:
             return web.Response(status=204)
         return _json(answer)
@@ -721,21 +806,56 @@ class FakeDiscord:
         if request.method == "DELETE":
             with self._changed:
                 del self._state.messages[message["id"]]
+                self._changed.notify_all()
             return web.Response(status=204)
         if request.method == "PATCH":
             recorded: Recorded = request[RECORDED]
-            body = recorded.json if isinstance(recorded.json, dict) else {}
-            with self._changed:
-                if "content" in body:
-                    message["content"] = body["content"] or ""
-                message["edited_timestamp"] = _now_iso()
+            self._edit(message, recorded.json, recorded.files)
         return _json(message)
+
+    def _edit(self, message: dict[str, Any], body: Any, files: Sequence[UploadedFile]) -> None:
+        """Apply an edit as Discord does: fields left out stay; `attachments` lists the old ones to keep,
+        and uploaded files are added."""
+        body = body if isinstance(body, dict) else {}
+        with self._changed:
+            if "content" in body:
+                message["content"] = body["content"] or ""
+            if "components" in body:
+                message["components"] = body["components"] or []
+            if "embeds" in body:
+                message["embeds"] = body["embeds"] or []
+            if "attachments" in body or files:
+                keep = {str(a.get("id")) for a in body.get("attachments") or []}
+                kept = [a for a in message["attachments"] if a["id"] in keep]
+                message["attachments"] = kept + self._attachments(message["channel_id"], message["id"], files)
+            message["edited_timestamp"] = _now_iso()
+            self._changed.notify_all()
 
     async def _channel_message(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return _error(401, 0, "401: Unauthorized")
         recorded: Recorded = request[RECORDED]
         return _json(self._message(request.match_info["channel"], recorded.json, recorded.files))
+
+    async def _existing_channel_message(self, request: web.Request) -> web.Response:
+        """Edit or delete a message with the bot token (the bot's own messages only, as a bot without
+        Manage Messages may)."""
+        if not self._authorized(request):
+            return _error(401, 0, "401: Unauthorized")
+        with self._changed:
+            message = self._state.messages.get(request.match_info["message"])
+        if message is None or message["channel_id"] != request.match_info["channel"]:
+            return _error(404, 10008, "Unknown Message")
+        if message["author"]["id"] != str(self.bot_user_id) or message["flags"] & EPHEMERAL:
+            return _error(403, 50005, "Cannot edit a message authored by another user")
+        if request.method == "DELETE":
+            with self._changed:
+                del self._state.messages[message["id"]]
+                self._changed.notify_all()
+            return web.Response(status=204)
+        recorded: Recorded = request[RECORDED]
+        self._edit(message, recorded.json, recorded.files)
+        return _json(message)
 
     async def _unknown(self, _request: web.Request) -> web.Response:
         return _error(404, 0, "404: Not Found")

@@ -1,0 +1,35 @@
+"""Taking a render out of the gallery: its requester or a moderator hides it.
+
+Hiding (not deleting rows or files) keeps lineage intact: jobs derived from a hidden image still
+name their parent, and a moderator can bring it back.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from atelier.errors import Forbidden, NotFound
+from atelier.schema import Image, Job
+from atelier.services.jobs import Actor
+
+
+def hide_render(session: Session, image_id: int, actor: Actor) -> list[int]:
+    """Hide every image of the job that made `image_id` (one Discord message shows them all); returns
+    their ids. Only the job's owner or a moderator may."""
+    image = session.get(Image, image_id)
+    if image is None:
+        raise NotFound(f"image {image_id} does not exist")
+    job = session.get(Job, image.job_id)
+    owner_id = job.owner_id if job is not None else None
+    if not actor.moderator and (actor.user_id is None or actor.user_id != owner_id):
+        raise Forbidden("only the member who asked for this picture or a moderator can delete it")
+    ids = list(session.scalars(select(Image.id).where(Image.job_id == image.job_id).order_by(Image.index)))
+    session.execute(
+        update(Image)
+        .where(Image.job_id == image.job_id)
+        .values(hidden=True)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return ids
