@@ -50,3 +50,15 @@ def work_units(recipe: Recipe, native_size: int) -> float:
     native_area = float(native_size * native_size)
     units = sum(p.steps_run * p.width * p.height / native_area for p in passes_of(recipe))
     return max(units, 1.0) * recipe.count
+
+
+def batch_key(recipe: Recipe) -> tuple[object, ...] | None:
+    """Jobs with equal keys can share one sampler call (cross-member batching); None for modes that
+    cannot (img2img starts from each job's own image, hires runs a second pass per job)."""
+    if recipe.denoising_strength is not None or recipe.hires:
+        return None
+    loras = tuple((lora.name, lora.weight, lora.unet_weight) for lora in recipe.loras)
+    return (
+        recipe.checkpoint, loras, recipe.width, recipe.height, recipe.steps, recipe.sampler,
+        recipe.schedule_type, recipe.cfg_scale, recipe.clip_skip, recipe.emphasis,
+    )  # fmt: skip

@@ -33,6 +33,7 @@ from diffusers import (
 from diffusers.schedulers.scheduling_lms_discrete import LMSDiscreteScheduler
 
 from atelier.samplers import EXPONENTIAL, KARRAS, SGM_UNIFORM, effective_schedule, split_sampler
+from workers.batch_invariance import make_timestep_path_batch_invariant
 
 
 class ExactLMSScheduler(LMSDiscreteScheduler):  # type: ignore[misc]
@@ -122,6 +123,7 @@ def load_pipeline(path: Path, models_dir: Path, device: str) -> StableDiffusionP
     else:
         raise ModelNotLoadable(f"{path.name}: only .safetensors files and diffusers folders are loaded")
     pipe.set_progress_bar_config(disable=True)
+    make_timestep_path_batch_invariant(pipe.unet)
     return pipe.to(device)
 
 

@@ -78,6 +78,17 @@ def _images(output: Any) -> list[Image.Image]:
     return images
 
 
+@torch.no_grad()
+def decode_each(pipe: Any, latents: torch.Tensor) -> list[Image.Image]:
+    """Decode image by image: the VAE's numbers for one image then do not depend on the batch around it
+    (decoding a batch of 4 differs from a batch of 2 in the last bits), so a batched job's images equal
+    its solo images exactly."""
+    scale = pipe.vae.config.scaling_factor
+    decoded = torch.cat([pipe.vae.decode(latents[i : i + 1] / scale).sample for i in range(latents.shape[0])])
+    images: list[Image.Image] = pipe.image_processor.postprocess(decoded, output_type="pil")
+    return images
+
+
 def _sample(
     pipe: Any,
     recipe: Recipe,
@@ -92,7 +103,7 @@ def _sample(
     if start is not None and render_pass.steps_run == 0:  # A1111 also leaves the image as it is
         if isinstance(start, Image.Image):
             return [start.copy() for _ in seeds]
-        return pipe.image_processor.postprocess(pipe.vae.decode(start / pipe.vae.config.scaling_factor).sample)
+        return decode_each(pipe, start)
     generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
     conditioning = _conditioning(pipe, recipe, render_pass, len(seeds))
     order = int(getattr(pipe.scheduler, "order", 1))
@@ -110,7 +121,8 @@ def _sample(
         "generator": generators,
         "callback_on_step_end": step_end,
         "callback_on_step_end_tensor_inputs": ["latents", *conditioning.tensor_inputs],
-        "output_type": "pil" if decode else "latent",
+        # SD1/SD2 decode here, image by image (see decode_each); SDXL's pipeline handles its VAE's upcasting.
+        "output_type": "pil" if decode and is_sdxl(pipe) else "latent",
     }
     if start is None:
         runner = pipe
@@ -121,6 +133,8 @@ def _sample(
     result = runner(**arguments)
     if progress.stopped:
         raise InterruptedError("render stopped")
+    if decode and not is_sdxl(pipe):
+        return decode_each(pipe, result.images)
     return result.images
 
 

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import time
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,15 +29,16 @@ from atelier import events
 from atelier.db import session_factory
 from atelier.infotext import format_infotext
 from atelier.recipe import Recipe
+from atelier.render_plan import work_units
 from atelier.schema import Job, ModelFile, ModelKind
 from atelier.services import jobs, scheduling
 from atelier.settings import get_settings
 from atelier.storage import store_image
+from workers.batching import render_group
 from workers.engine import PipelineCache, pick_device, set_cpu_threads
 from workers.lease import LeaseKeeper
 from workers.networks import networks_applied
 from workers.preview import PreviewBudget, data_url
-from workers.render import render
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +65,25 @@ def render_job(job_id: int) -> str:
                 pipe, load_error = _load_checkpoint(session, candidate)
                 job = jobs.claim(session, candidate, WORKER_ID, settings.render.lease_seconds)
                 if job is not None:
-                    return f"job {candidate}: " + _render_claimed(session, sessions, client, job, pipe, load_error)
+                    group = [job, *_claim_companions(session, job)] if pipe is not None else [job]
+                    names = ", ".join(str(member.id) for member in group)
+                    label = f"job {names}" if len(group) == 1 else f"batch of {len(group)} jobs ({names})"
+                    return f"{label}: " + _render_claimed(session, sessions, client, group, pipe, load_error)
             return "nothing to claim: every waiting job is taken"
     finally:
         client.close()
+
+
+def _claim_companions(session: Session, job: Job) -> list[Job]:
+    """Claim the waiting jobs that can share this job's sampler call, up to the batch size."""
+    settings = get_settings()
+    room = settings.render.max_batch_images - Recipe.from_json(job.recipe).count
+    claimed = []
+    for other in scheduling.companions(session, settings, job, room):
+        taken = jobs.claim(session, other.id, WORKER_ID, settings.render.lease_seconds)
+        if taken is not None:
+            claimed.append(taken)
+    return claimed
 
 
 def _candidates(session: Session, hint: int) -> list[int]:
@@ -92,9 +109,10 @@ def _load_checkpoint(session: Session, job_id: int) -> tuple[StableDiffusionPipe
         return None, error
 
 
-def network_files(session: Session, recipe: Recipe) -> dict[tuple[str, str], Path]:
-    """Where the recipe's LoRAs and embeddings live in the store (enabled ones only)."""
-    wanted = {lora.name for lora in recipe.loras} | {embedding.name for embedding in recipe.embeddings}
+def network_files(session: Session, recipes: list[Recipe]) -> dict[tuple[str, str], Path]:
+    """Where the recipes' LoRAs and embeddings live in the store (enabled ones only)."""
+    wanted = {lora.name for recipe in recipes for lora in recipe.loras}
+    wanted |= {embedding.name for recipe in recipes for embedding in recipe.embeddings}
     if not wanted:
         return {}
     rows = session.scalars(
@@ -118,61 +136,88 @@ def init_image_of(recipe: Recipe) -> Image.Image | None:
 
 class StepReporter:
     """The per-step callback: lease and cancel checks every step, progress (with a preview when the budget
-    allows) at most once a second."""
+    allows) at most once a second, for every job of the batch."""
 
-    def __init__(self, client: redis.Redis, job_id: int, lease: LeaseKeeper, pipe: StableDiffusionPipeline) -> None:
+    def __init__(
+        self, client: redis.Redis, group: list[Job], lease: LeaseKeeper, pipe: StableDiffusionPipeline
+    ) -> None:
         self.client = client
-        self.job_id = job_id
         self.lease = lease
         self.pipe = pipe
+        # Each job's first image's row in the batch's latents.
+        self.rows: dict[int, int] = {}
+        row = 0
+        for job in group:
+            self.rows[job.id] = row
+            row += Recipe.from_json(job.recipe).count
         self.previews = PreviewBudget()
         self.last_report = 0.0
 
+    def live_jobs(self) -> list[int]:
+        """Jobs still ours and not cancelled (one Redis EXISTS each: cheaper than a step by far)."""
+        held = [job_id for job_id in self.rows if self.lease.holds(job_id)]
+        return [job_id for job_id in held if not jobs.cancel_requested(self.client, job_id)] if held else []
+
     def __call__(self, step: int, total: int, latents: torch.Tensor) -> bool:
         self.lease.step = step
-        if jobs.cancel_requested(self.client, self.job_id):
+        live = self.live_jobs()
+        if not live:
             return False
         now = time.monotonic()
         if now - self.last_report >= PROGRESS_INTERVAL_SECONDS or step == total:
             self.last_report = now
-            extra = {}
-            if step < total and self.previews.affordable():
-                extra["preview"] = data_url(self.previews.make(self.pipe, latents[0]))
-            events.publish(self.client, "progress", self.job_id, step=step, total=total, **extra)
-        return self.lease.held
+            for job_id in live:
+                extra = {}
+                if step < total and self.previews.affordable():
+                    extra["preview"] = data_url(self.previews.make(self.pipe, latents[self.rows[job_id]]))
+                events.publish(self.client, "progress", job_id, step=step, total=total, **extra)
+        return True
+
+
+def _store(recipe: Recipe, images: list[Image.Image], checkpoint: ModelFile) -> list[jobs.ImageRecord]:
+    settings = get_settings()
+    records = []
+    for index, (image, seed) in enumerate(zip(images, recipe.seeds(), strict=True)):
+        infotext = format_infotext(recipe, seed=seed, model_name=checkpoint.name, model_hash=checkpoint.autov2)
+        stored = store_image(settings.paths.images_dir, image, infotext)
+        records.append(jobs.ImageRecord(index=index, seed=seed, infotext=infotext, **stored.__dict__))
+    return records
 
 
 def _render_claimed(
     session: Session,
     sessions: sessionmaker[Session],
     client: redis.Redis,
-    job: Job,
+    group: list[Job],
     pipe: StableDiffusionPipeline | None,
     load_error: Exception | None,
 ) -> str:
     settings = get_settings()
-    job_id = job.id
+    recipes = [Recipe.from_json(job.recipe) for job in group]
     try:
         if pipe is None:
             raise load_error or RuntimeError("the checkpoint could not be loaded")
-        recipe = Recipe.from_json(job.recipe)
-        checkpoint = jobs.checkpoint_of(session, job)
-        with LeaseKeeper(sessions, job_id, WORKER_ID, settings.render.lease_seconds) as lease:
-            reporter = StepReporter(client, job_id, lease, pipe)
+        checkpoint = jobs.checkpoint_of(session, group[0])
+        with LeaseKeeper(sessions, [job.id for job in group], WORKER_ID, settings.render.lease_seconds) as lease:
+            reporter = StepReporter(client, group, lease, pipe)
             started = time.monotonic()
-            with networks_applied(pipe, recipe, network_files(session, recipe)):
-                images = render(pipe, recipe, reporter, init_image_of(recipe))
+            networks = replace(recipes[0], embeddings=tuple(e for recipe in recipes for e in recipe.embeddings))
+            with networks_applied(pipe, networks, network_files(session, recipes)):
+                rendered = render_group(pipe, recipes, reporter, init_image_of(recipes[0]))
             elapsed = time.monotonic() - started
-            records = []
-            for index, (image, seed) in enumerate(zip(images, recipe.seeds(), strict=True)):
-                infotext = format_infotext(recipe, seed=seed, model_name=checkpoint.name, model_hash=checkpoint.autov2)
-                stored = store_image(settings.paths.images_dir, image, infotext)
-                records.append(jobs.ImageRecord(index=index, seed=seed, infotext=infotext, **stored.__dict__))
-        done = jobs.complete(session, client, job_id, WORKER_ID, records, render_seconds=elapsed)
-        return f"done in {elapsed:.2f}s" if done else "rendered, but the job was taken away"
+        units = [work_units(recipe, checkpoint.native_size) for recipe in recipes]
+        outcomes = []
+        for job, recipe, images, share in zip(group, recipes, rendered, units, strict=True):
+            seconds = elapsed * share / sum(units)
+            done = jobs.complete(session, client, job.id, WORKER_ID, _store(recipe, images, checkpoint), seconds)
+            outcomes.append("done" if done else "rendered, but the job was taken away or cancelled")
+        return f"{', '.join(dict.fromkeys(outcomes))} in {elapsed:.2f}s"
     except InterruptedError:
-        return "stopped: cancelled" if jobs.cancel_requested(client, job_id) else "stopped: the job was taken away"
+        if all(jobs.cancel_requested(client, job.id) for job in group):
+            return "stopped: cancelled"
+        return "stopped: the jobs were taken away or cancelled"
     except Exception as error:
-        log.exception("job %s failed", job_id)
+        log.exception("jobs %s failed", [job.id for job in group])
         reason = f"{type(error).__name__}: {error}"
-        return f"failed ({jobs.fail(session, client, job_id, WORKER_ID, reason, settings.render.max_attempts)})"
+        states = [jobs.fail(session, client, job.id, WORKER_ID, reason, settings.render.max_attempts) for job in group]
+        return f"failed ({', '.join(str(state) for state in dict.fromkeys(states))})"

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from atelier.errors import Refused
 from atelier.recipe import Recipe
-from atelier.render_plan import work_units
+from atelier.render_plan import batch_key, work_units
 from atelier.schema import Job, JobState, ModelFile, Role, User
 from atelier.settings import Settings
 
@@ -71,6 +71,23 @@ def next_jobs(session: Session, settings: Settings, warm_checkpoint_ids: Collect
     order = fair_order(session, settings)
     warm = [job for job in order if job.checkpoint_id in warm_checkpoint_ids]
     return warm + [job for job in order if job.checkpoint_id not in warm_checkpoint_ids]
+
+
+def companions(session: Session, settings: Settings, job: Job, room: int) -> list[Job]:
+    """Waiting jobs that can share `job`'s sampler call (same checkpoint and batch key), in fair order,
+    as many as fit in `room` more images."""
+    key = batch_key(Recipe.from_json(job.recipe))
+    if key is None or room <= 0:
+        return []
+    chosen: list[Job] = []
+    for other in fair_order(session, settings):
+        if other.id == job.id or other.checkpoint_id != job.checkpoint_id:
+            continue
+        recipe = Recipe.from_json(other.recipe)
+        if recipe.count <= room and batch_key(recipe) == key:
+            chosen.append(other)
+            room -= recipe.count
+    return chosen
 
 
 def seconds_per_unit(session: Session, checkpoint_id: int | None, native_size: int) -> float:

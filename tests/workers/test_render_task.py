@@ -153,3 +153,16 @@ def test_cancel_stops_a_running_render(worker: Process, registered: Settings) ->
     assert job.progress_step < 150 and images_of(registered, long_job) == []
     next_job = submit_job(registered)
     assert wait_for_state(registered, next_job, {JobState.DONE, JobState.FAILED}).state == JobState.DONE
+
+
+def test_waiting_compatible_jobs_render_in_one_batch(worker: Process, registered: Settings) -> None:
+    """Three members' compatible jobs that queued while the worker was busy share one sampler call."""
+    listener = redis.Redis.from_url(registered.redis_url).pubsub()
+    listener.subscribe(ALL_EVENTS)
+    busy = submit_job(registered, steps=150, count=4)
+    first_event(listener, busy, "job.progress")
+    waiting = [submit_job(registered, seed=seed, prompt=f"a circle number {seed}") for seed in (1, 2, 3)]
+    for job_id in waiting:
+        assert wait_for_state(registered, job_id, {JobState.DONE, JobState.FAILED}).state == JobState.DONE
+    worker.wait_for_log(f"batch of 3 jobs ({', '.join(map(str, waiting))}): done", timeout=5)
+    assert [len(images_of(registered, job_id)) for job_id in waiting] == [1, 1, 1]

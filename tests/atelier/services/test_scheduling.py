@@ -27,9 +27,9 @@ def member(session: Session, name: str, role: Role = Role.MEMBER) -> int:
     return user.id
 
 
-def queue(session: Session, settings: Settings, owner: int, count: int = 1, **fields: object) -> list[int]:
+def queue(session: Session, settings: Settings, owner: int, jobs_count: int = 1, **fields: object) -> list[int]:
     data = {"prompt": "a red circle", "steps": 4, **fields}
-    return [jobs.submit(session, settings, data, source=JobSource.WEB, owner_id=owner).id for _ in range(count)]
+    return [jobs.submit(session, settings, data, source=JobSource.WEB, owner_id=owner).id for _ in range(jobs_count)]
 
 
 def with_rules(settings: Settings, **rules: object) -> Settings:
@@ -119,3 +119,17 @@ def test_quota_applies_per_role(session: Session, registered: Settings) -> None:
     rules = with_rules(registered, daily_gpu_seconds={"member": 0.001})
     mod = member(session, "mod", Role.MODERATOR)
     assert queue(session, rules, mod, 2)
+
+
+def test_companions_are_compatible_jobs_in_fair_order(session: Session, registered: Settings) -> None:
+    """Jobs that can share a sampler call: same batch key, fitting the room left, fairest first."""
+    a, b, c = (member(session, name) for name in "abc")
+    first = queue(session, registered, a)[0]
+    other_steps = queue(session, registered, b, steps=5)[0]
+    two_images = queue(session, registered, b, count=2)[0]
+    one_image = queue(session, registered, c)[0]
+    job = session.get(Job, first)
+    assert job is not None
+    assert [j.id for j in scheduling.companions(session, registered, job, room=3)] == [one_image, two_images]
+    assert [j.id for j in scheduling.companions(session, registered, job, room=1)] == [one_image]
+    assert other_steps not in [j.id for j in scheduling.companions(session, registered, job, room=8)]

@@ -1,0 +1,38 @@
+"""Make a UNet's output for one sample independent of what else is in the batch.
+
+Cross-member batching promises that an image rendered together with other members' jobs is
+bit-identical to the image rendered alone. Convolutions and the large matrix products of attention
+give the same numbers per sample at any batch size here, but the timestep path does not: the time
+embedding and each ResNet's `time_emb_proj` multiply a (batch, channels) matrix, and the CPU's
+matrix kernels pick a different summation order for 2 rows than for 4 (differences of ~5e-7 that
+samplers carry into the image). Every sample of a denoiser call shares one timestep, so those rows
+are identical: computing the first row once and broadcasting it gives the same numbers at every
+batch size, and costs less.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+
+def _first_row_when_uniform(forward: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    def shared(sample: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        if sample.ndim == 2 and sample.shape[0] > 1 and bool((sample == sample[:1]).all()):
+            return forward(sample[:1], *args, **kwargs).expand(sample.shape[0], -1)
+        return forward(sample, *args, **kwargs)
+
+    return shared
+
+
+def make_timestep_path_batch_invariant(unet: Any) -> None:
+    """Patch the UNet's time embedding and every `time_emb_proj` in place (idempotent)."""
+    if getattr(unet, "_atelier_batch_invariant", False):
+        return
+    modules = [unet.time_embedding] if getattr(unet, "time_embedding", None) is not None else []
+    modules += [module for name, module in unet.named_modules() if name.endswith("time_emb_proj")]
+    for module in modules:
+        module.forward = _first_row_when_uniform(module.forward)
+    unet._atelier_batch_invariant = True
