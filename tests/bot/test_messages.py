@@ -35,3 +35,20 @@ def test_other_errors_show_their_message() -> None:
 def test_batch_lists_every_seed() -> None:
     """A batch's message lists the seed of each image."""
     assert "seeds 7, 8" in messages.result({**RECIPE, "count": 2}, [7, 8])
+
+
+def test_parameters_come_in_a_code_block() -> None:
+    """Infotext is shown in a fenced block, and a fence inside it cannot close the block early."""
+    text = messages.parameters("a ```cat```\nSteps: 4, Seed: 7")
+    assert text is not None and text.startswith("```\n") and text.endswith("\n```")
+    assert text.count("```") == 2
+
+
+def test_parameters_too_long_for_a_message() -> None:
+    """Infotext longer than a message asks for a file instead of being cut."""
+    assert messages.parameters("cat " * 600) is None
+
+
+def test_rendering_shows_the_step() -> None:
+    """Progress reads as Midjourney's does: step of total."""
+    assert messages.rendering(5, 20) == "rendering — step 5/20"

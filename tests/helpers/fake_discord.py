@@ -355,6 +355,14 @@ class FakeDiscord:
                     raise TimeoutError(f"no {what} within {timeout} s; messages:\n{seen}")
                 self._changed.wait(left)
 
+    def original(self, sent: SentInteraction) -> dict[str, Any]:
+        """The interaction's original response as it is now (for a button: the message it is on)."""
+        with self._changed:
+            original_id = self._state.interactions[sent.id].original_id
+        if original_id is None:
+            raise KeyError(f"interaction {sent.id} has no original response yet")
+        return self.message(original_id)
+
     def has_message(self, message_id: str | int) -> bool:
         with self._changed:
             return str(message_id) in self._state.messages
