@@ -36,3 +36,35 @@ def make_timestep_path_batch_invariant(unet: Any) -> None:
     for module in modules:
         module.forward = _first_row_when_uniform(module.forward)
     unet._atelier_batch_invariant = True
+
+
+PROBE_SEED = 20261124
+
+
+@torch.no_grad()
+def invariant_batch_images(pipe: Any, limit: int, size: int) -> int:
+    """The most images (each a CFG pair of UNet samples) one call may hold on this hardware with every
+    sample's numbers unchanged: convolution libraries pick other algorithms past some batch size.
+
+    Probed once per pipeline at the checkpoint's native size, by comparing the first pair of a full
+    batch with the pair alone, halving until they agree; the answer is kept with the pipeline."""
+    cached: dict[tuple[int, int], int] = getattr(pipe, "_atelier_invariant_batch", {})
+    if (limit, size) in cached:
+        return cached[(limit, size)]
+    if limit <= 1 or getattr(pipe, "text_encoder_2", None) is not None:  # SDXL jobs render one by one
+        return 1
+    unet = pipe.unet
+    parameter = next(unet.parameters())
+    edge = max(1, size // int(pipe.vae_scale_factor))
+    generator = torch.Generator("cpu").manual_seed(PROBE_SEED)
+    channels, context = int(unet.config.in_channels), int(unet.config.cross_attention_dim)
+    latents = torch.randn(2 * limit, channels, edge, edge, generator=generator).to(parameter.device, parameter.dtype)
+    text = torch.randn(2 * limit, 77, context, generator=generator).to(parameter.device, parameter.dtype)
+    timestep = torch.tensor(500, device=parameter.device)
+    alone = unet(latents[:2], timestep, text[:2]).sample
+    images = limit
+    while images > 1 and not torch.equal(unet(latents[: 2 * images], timestep, text[: 2 * images]).sample[:2], alone):
+        images //= 2
+    cached[(limit, size)] = images
+    pipe._atelier_invariant_batch = cached
+    return images

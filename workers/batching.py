@@ -4,7 +4,8 @@ Jobs are compatible when `atelier.render_plan.batch_key` is equal (same checkpoi
 weights, size, steps, sampler, CFG, clip skip, emphasis). Each job keeps its own prompts, prompt
 schedule and seeds: its embeddings occupy its rows of the batch, and each of its images draws
 noise from its own CPU generator. With the timestep path made batch-invariant
-(`workers.batch_invariance`), every image is bit-identical to the job rendered alone.
+(`workers.batch_invariance`), and calls no larger than the hardware keeps per-sample numbers
+unchanged (probed once per pipeline), every image is bit-identical to the job rendered alone.
 
 Only jobs whose conditioning has the same token length at every step can share a call (padding a
 prompt to a longer length would change its image), so a group is split by those lengths first.
@@ -21,6 +22,7 @@ from PIL import Image
 
 from atelier.recipe import Recipe
 from atelier.render_plan import batch_key
+from workers.batch_invariance import invariant_batch_images
 from workers.engine import set_sampler
 from workers.prompt_encoding import ScheduledConditioning, encode_for_pipeline, is_sdxl
 from workers.render import StepCallback, decode_each, render
@@ -76,11 +78,24 @@ def render_batch(pipe: Any, recipes: Sequence[Recipe], on_step: StepCallback | N
     groups: dict[tuple[int, ...], list[int]] = {}
     for index, conditioning in enumerate(encoded):
         groups.setdefault(_lengths(conditioning), []).append(index)
+    limit = invariant_batch_images(pipe, sum(recipe.count for recipe in recipes), max(first.width, first.height))
     for members in groups.values():
-        images = _sample_together(pipe, [recipes[i] for i in members], [encoded[i] for i in members], on_step)
-        for index in members:
-            results[index], images = images[: recipes[index].count], images[recipes[index].count :]
+        for chunk in _chunks(members, [recipe.count for recipe in recipes], limit):
+            images = _sample_together(pipe, [recipes[i] for i in chunk], [encoded[i] for i in chunk], on_step)
+            for index in chunk:
+                results[index], images = images[: recipes[index].count], images[recipes[index].count :]
     return [results[index] for index in range(len(recipes))]
+
+
+def _chunks(members: list[int], counts: list[int], limit: int) -> list[list[int]]:
+    """Consecutive runs of jobs holding at most `limit` images (a job larger than the limit goes alone)."""
+    chunks: list[list[int]] = []
+    for index in members:
+        if chunks and sum(counts[i] for i in chunks[-1]) + counts[index] <= limit:
+            chunks[-1].append(index)
+        else:
+            chunks.append([index])
+    return chunks
 
 
 def _sample_together(

@@ -34,6 +34,7 @@ from atelier.schema import Job, ModelFile, ModelKind
 from atelier.services import jobs, scheduling
 from atelier.settings import get_settings
 from atelier.storage import store_image
+from workers.batch_invariance import invariant_batch_images
 from workers.batching import render_group
 from workers.engine import PipelineCache, pick_device, set_cpu_threads
 from workers.lease import LeaseKeeper
@@ -65,7 +66,7 @@ def render_job(job_id: int) -> str:
                 pipe, load_error = _load_checkpoint(session, candidate)
                 job = jobs.claim(session, candidate, WORKER_ID, settings.render.lease_seconds)
                 if job is not None:
-                    group = [job, *_claim_companions(session, job)] if pipe is not None else [job]
+                    group = [job, *_claim_companions(session, job, pipe)] if pipe is not None else [job]
                     names = ", ".join(str(member.id) for member in group)
                     label = f"job {names}" if len(group) == 1 else f"batch of {len(group)} jobs ({names})"
                     return f"{label}: " + _render_claimed(session, sessions, client, group, pipe, load_error)
@@ -74,10 +75,13 @@ def render_job(job_id: int) -> str:
         client.close()
 
 
-def _claim_companions(session: Session, job: Job) -> list[Job]:
-    """Claim the waiting jobs that can share this job's sampler call, up to the batch size."""
+def _claim_companions(session: Session, job: Job, pipe: StableDiffusionPipeline) -> list[Job]:
+    """Claim the waiting jobs that can share this job's sampler call, up to the batch size this hardware
+    renders with each image unchanged."""
     settings = get_settings()
-    room = settings.render.max_batch_images - Recipe.from_json(job.recipe).count
+    recipe = Recipe.from_json(job.recipe)
+    most = invariant_batch_images(pipe, settings.render.max_batch_images, max(recipe.width, recipe.height))
+    room = most - recipe.count
     claimed = []
     for other in scheduling.companions(session, settings, job, room):
         taken = jobs.claim(session, other.id, WORKER_ID, settings.render.lease_seconds)
