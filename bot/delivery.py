@@ -110,6 +110,9 @@ class Deliveries:
         one cut between posting and recording would be posted again by the next run."""
         for task in self._loops:
             task.cancel()
+        for waiter in self._waiting.values():
+            if waiter.status is not None:
+                waiter.status.close()
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops = []
         if self._tasks:

@@ -95,6 +95,12 @@ class StatusMessage:
             edited = await self._edit(content=content, attachments=[], view=None)
         return self.message_id if edited else None
 
+    def close(self) -> None:
+        """Drop a pending progress edit (the bot is stopping)."""
+        self._closed = True
+        if self._flusher is not None:
+            self._flusher.cancel()
+
     async def _flush(self) -> None:
         while self._pending is not None and not self._closed:
             delay = self._last_edit + self._interval - time.monotonic()

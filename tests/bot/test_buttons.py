@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from atelier.db import session_scope
-from atelier.schema import Image, JobSource, Role, User
+from atelier.schema import Image, Job, JobSource, Role, User
 from atelier.services.derive import UPSCALE_DENOISE, VARIATION_DENOISE
 from atelier.settings import Settings
+from bot import messages
 from tests.helpers.fake_discord import DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDiscord
 from tests.helpers.processes import Process
 
@@ -159,3 +160,19 @@ def test_buttons_of_a_deleted_image_explain(bot: Process, fake_discord: FakeDisc
 def hidden(settings: Settings, image_id: int) -> bool:
     with session_scope(settings.database_url) as session:
         return bool(session.scalar(select(Image.hidden).where(Image.id == image_id)))
+
+
+def test_unexpected_failure_gets_a_sentence_not_a_traceback(
+    bot: Process, fake_discord: FakeDiscord, registered: Settings
+) -> None:
+    """A press that fails for an unforeseen reason (a corrupt recipe row) gets the generic apology
+    privately, and the traceback goes to the bot's log."""
+    image_id, message = delivered_image(fake_discord, registered, prompt="a red circle")
+    with session_scope(registered.database_url) as session:
+        session.execute(update(Job).values(recipe=["not", "a", "recipe"]))
+        session.commit()
+    sent = fake_discord.press_button(message["id"], f"atelier:reroll:{image_id}")
+    answer = private_answer(fake_discord, sent)
+    assert answer.content == messages.UNEXPECTED
+    bot.wait_for_log(f"button reroll:{image_id} failed", timeout=10)
+    assert "Traceback" in bot.log()
