@@ -133,8 +133,8 @@ class Deliveries:
             client_name=REDIS_CLIENT_NAME,  # who is who in CLIENT LIST
         )
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.subscribe(events.ALL_EVENTS)
-        log.info("listening for job events on %s", events.ALL_EVENTS)
+        await self._pubsub.subscribe(events.all_events_channel(self._settings.redis_url))
+        log.info("listening for job events on %s", events.all_events_channel(self._settings.redis_url))
 
     async def _drop_subscription(self) -> None:
         pubsub, client, self._pubsub, self._redis = self._pubsub, self._redis, None, None
@@ -237,8 +237,7 @@ class Deliveries:
                 log.exception("job %s: delivery failed (attempt %d)", job_id, waiter.attempts + 1)
                 self._retry_later(waiter)
                 return
-            if waiter.status is not None:
-                await waiter.status.finish(messages.settled(outcome.state.value))
+            await self._finish_status(waiter, messages.settled(outcome.state.value))
         log.info("job %s: delivered (%s) as message %s", job_id, outcome.state.value, message_id)
         try:
             await asyncio.to_thread(store.mark_delivered, self._settings, job_id, message_id)
@@ -254,9 +253,20 @@ class Deliveries:
 
     async def _settle_cancelled(self, waiter: Waiter, outcome: store.Outcome) -> int | None:
         """A cancelled job's queued message becomes its last word; None when there is none to edit."""
-        if outcome.state != JobState.CANCELLED or waiter.status is None:
+        if outcome.state != JobState.CANCELLED:
             return None
-        return await waiter.status.finish(messages.cancelled(outcome.recipe))
+        return await self._finish_status(waiter, messages.cancelled(outcome.recipe))
+
+    @staticmethod
+    async def _finish_status(waiter: Waiter, content: str) -> int | None:
+        """The queued message's last edit, never in the way of recording the delivery."""
+        if waiter.status is None:
+            return None
+        try:
+            return await waiter.status.finish(content)
+        except Exception:
+            log.exception("job %s: could not settle its queued message", waiter.job_id)
+            return None
 
     def _view(self, outcome: store.Outcome) -> discord.ui.View:
         ids = [p.image_id for p in outcome.pictures] if outcome.state == JobState.DONE else []

@@ -114,7 +114,10 @@ class StatusMessage:
                 if update.preview is not None:
                     name = f"preview_{self.job_id}.{update.preview_type}"
                     changes["attachments"] = [discord.File(io.BytesIO(update.preview), filename=name)]
-                await self._edit(**changes)
+                try:
+                    await self._edit(**changes)
+                except Exception:  # progress is decoration: never let it kill the task noisily
+                    log.exception("job %s: progress edit failed", self.job_id)
                 self._last_edit = time.monotonic()
 
     async def _edit(self, **changes: Any) -> bool:
