@@ -270,11 +270,12 @@ def _tokenizer_dir(settings: Settings) -> Path | None:
 
     with session_scope(settings.database_url) as session:
         model = default_checkpoint(session)
-        relative = model.file_path if model is not None else None
+        relative, base_arch = (model.file_path, model.base_arch) if model is not None else (None, "sd1")
     if relative is None:
         return None
     path = settings.paths.models_dir / relative
-    folders = [path] if path.is_dir() else [settings.paths.models_dir / "configs" / n for n in (path.stem, "sd1")]
+    configs = settings.paths.models_dir / "configs"
+    folders = [path] if path.is_dir() else [configs / path.stem, configs / base_arch]
     return next((f / "tokenizer" for f in folders if (f / "tokenizer" / "vocab.json").is_file()), None)
 
 

@@ -1,13 +1,15 @@
 """The diffusers engine: load a checkpoint from the model store and pick the recipe's sampler.
 
 Everything runs offline (HF_HUB_OFFLINE=1): single-file checkpoints load with the diffusers-layout
-config folder that the store ships under `models/configs/<name>` (or `models/configs/sd1`), and
-diffusers folders load with `local_files_only`. Rendering itself is `workers.render`.
+config folder that the store ships under `models/configs/<name>`, else the one for their base
+(`models/configs/sd1`, `sd2` or `sdxl`), and diffusers folders load with `local_files_only`.
+Rendering itself is `workers.render`.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import os
 from collections import OrderedDict
 from pathlib import Path
@@ -28,11 +30,16 @@ from diffusers import (
     LCMScheduler,
     PNDMScheduler,
     StableDiffusionPipeline,
+    StableDiffusionXLPipeline,
     UniPCMultistepScheduler,
 )
 from diffusers.schedulers.scheduling_lms_discrete import LMSDiscreteScheduler
 
+from atelier.errors import ModelRefused
+from atelier.model_arch import detect
+from atelier.model_header import read_header
 from atelier.samplers import EXPONENTIAL, KARRAS, SGM_UNIFORM, effective_schedule, split_sampler
+from atelier.schema import ModelKind
 from workers.batch_invariance import make_timestep_path_batch_invariant
 
 
@@ -99,26 +106,63 @@ def pick_device(preference: str = "auto") -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def config_dir_for(models_dir: Path, checkpoint_file: Path) -> Path:
-    """The offline config folder for a single-file checkpoint: its own, else the SD1 default."""
-    for candidate in (models_dir / "configs" / checkpoint_file.stem, models_dir / "configs" / "sd1"):
+# The pipeline class for each base; SD2 shares SD1's pipeline (only the configs differ).
+PIPELINES: dict[str, Any] = {
+    "sd1": StableDiffusionPipeline,
+    "sd2": StableDiffusionPipeline,
+    "sdxl": StableDiffusionXLPipeline,
+}
+FOLDER_PIPELINES: dict[str, Any] = {cls.__name__: cls for cls in (StableDiffusionPipeline, StableDiffusionXLPipeline)}
+
+
+def config_dir_for(models_dir: Path, checkpoint_file: Path, base_arch: str = "sd1") -> Path:
+    """The offline config folder for a single-file checkpoint: its own (`configs/<stem>/`), else the
+    shipped one for its base (`configs/sd1/`, `configs/sd2/` or `configs/sdxl/`)."""
+    for candidate in (models_dir / "configs" / checkpoint_file.stem, models_dir / "configs" / base_arch):
         if (candidate / "model_index.json").is_file():
             return candidate
     raise ModelNotLoadable(
         f"{checkpoint_file.name}: no config folder in {models_dir / 'configs'} "
-        f"(expected {checkpoint_file.stem}/ or sd1/ with model_index.json)"
+        f"(expected {checkpoint_file.stem}/ or {base_arch}/ with model_index.json)"
     )
 
 
-def load_pipeline(path: Path, models_dir: Path, device: str) -> StableDiffusionPipeline:
+def checkpoint_arch(path: Path) -> str:
+    """A single-file checkpoint's base (sd1, sd2, sdxl), read from its safetensors header alone."""
+    try:
+        return detect(read_header(path), path.name, ModelKind.CHECKPOINT, {}).arch
+    except ModelRefused as refused:
+        raise ModelNotLoadable(refused.message) from refused
+
+
+def folder_pipeline_class(folder: Path) -> Any:
+    """The pipeline class a diffusers folder names in model_index.json's `_class_name`."""
+    try:
+        name = json.loads((folder / "model_index.json").read_text()).get("_class_name")
+    except (OSError, ValueError, AttributeError) as error:
+        raise ModelNotLoadable(f"{folder.name}: a diffusers folder without a readable model_index.json") from error
+    if name not in FOLDER_PIPELINES:
+        loadable = " and ".join(FOLDER_PIPELINES)
+        raise ModelNotLoadable(f"{folder.name}: pipeline class {name!r}; the workers load {loadable}")
+    return FOLDER_PIPELINES[name]
+
+
+def load_pipeline(path: Path, models_dir: Path, device: str, base_arch: str | None = None) -> Any:
+    """Load a checkpoint offline: a diffusers folder with the class its model_index.json names, a
+    single `.safetensors` file with the pipeline and config folder of its base (`base_arch`, or read
+    from the file's header when not given)."""
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
     if path.is_dir():
-        pipe = StableDiffusionPipeline.from_pretrained(
-            path, local_files_only=True, torch_dtype=dtype, safety_checker=None, requires_safety_checker=False
-        )
+        pipeline_class = folder_pipeline_class(path)
+        no_checker = {"safety_checker": None, "requires_safety_checker": False}
+        extra = no_checker if pipeline_class is StableDiffusionPipeline else {}  # SDXL has no safety checker
+        pipe = pipeline_class.from_pretrained(path, local_files_only=True, torch_dtype=dtype, **extra)
     elif path.suffix == ".safetensors":
-        pipe = StableDiffusionPipeline.from_single_file(
-            path, config=str(config_dir_for(models_dir, path)), local_files_only=True, torch_dtype=dtype
+        arch = base_arch or checkpoint_arch(path)
+        if arch not in PIPELINES:
+            raise ModelNotLoadable(f"{path.name}: base {arch!r}; the workers load {', '.join(PIPELINES)}")
+        pipe = PIPELINES[arch].from_single_file(
+            path, config=str(config_dir_for(models_dir, path, arch)), local_files_only=True, torch_dtype=dtype
         )
     else:
         raise ModelNotLoadable(f"{path.name}: only .safetensors files and diffusers folders are loaded")

@@ -60,12 +60,13 @@ def _place(source: Path, target: Path) -> None:
 
 def missing_config_note(models_dir: Path, model: ModelFile) -> str | None:
     """A reminder when a single-file checkpoint has no diffusers config folder yet: the workers load
-    single files offline with `models/configs/<name>/` (SD1 files may share `models/configs/sd1/`)."""
+    single files offline with `models/configs/<name>/`, else the one the store ships for their base
+    (`models/configs/sd1/`, `sd2/`, `sdxl/`)."""
     if model.kind is not ModelKind.CHECKPOINT or not model.file_path.endswith(".safetensors"):
         return None
     folders = [models_dir / "configs" / model.name]
-    if model.base_arch == "sd1":
-        folders.append(models_dir / "configs" / "sd1")
+    if model.base_arch != model.name:
+        folders.append(models_dir / "configs" / model.base_arch)
     if any((folder / "model_index.json").is_file() for folder in folders):
         return None
     shown = " or ".join(str(folder) for folder in folders)

@@ -47,7 +47,8 @@ def test_models_import_says_when_a_single_file_has_no_config_folder(store: Path,
     result = CliRunner().invoke(app, ["models", "import", str(files.sdxl_checkpoint(tmp_path / "xl.safetensors"))])
     assert result.exit_code == 0
     assert result.stderr == (
-        f"note: no diffusers config folder ({store / 'configs' / 'xl'}) with model_index.json yet: "
+        f"note: no diffusers config folder ({store / 'configs' / 'xl'} or {store / 'configs' / 'sdxl'}) "
+        "with model_index.json yet: "
         "workers need one to load this file\n"
     )
 
