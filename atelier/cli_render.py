@@ -46,7 +46,7 @@ def submit_and_wait(settings: Settings, fields: Mapping[str, Any], timeout: floa
             raise _fail(error.message) from None
         job_id = job.id
         typer.echo(f"job {job_id} queued (#{job.queue_position}, about {job.eta_seconds or 0:.0f} s)", err=True)
-    listener.subscribe(events.job_channel(job_id))
+    listener.subscribe(events.job_channel(settings.redis_url, job_id))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         message = listener.get_message(timeout=1.0)

@@ -1,8 +1,12 @@
 """Job events on Redis pub/sub: how the bot and the gallery learn of progress without polling.
 
-Events are small JSON objects; pictures (previews, results) are files, and events carry their
-paths. One channel carries every event (the bot listens there) and one channel per job (a web page
-watching one render listens there).
+Events are small JSON objects; results are files, and events carry their ids (a progress preview
+is a small inline data: URL). One channel carries every event (the bot listens there) and one
+channel per job (a web page watching one render listens there).
+
+Pub/sub ignores Redis database numbers: two installs sharing one Redis server on different
+databases would hear each other's `job.done` for their own job 5. Channel names therefore carry
+the database number of the URL they are used with.
 """
 
 from __future__ import annotations
@@ -13,11 +17,24 @@ from typing import Any
 
 import redis
 
-ALL_EVENTS = "atelier:events"
+
+def _database(client: redis.Redis) -> int:
+    pool = getattr(client, "connection_pool", None)  # stand-ins in tests have none: database 0
+    return int(getattr(pool, "connection_kwargs", {}).get("db", 0) or 0)
 
 
-def job_channel(job_id: int) -> str:
-    return f"atelier:job:{job_id}"
+def _database_of(url: str) -> int:
+    return _database(redis.Redis.from_url(url))  # parses the URL only; no connection is made
+
+
+def all_events_channel(redis_url: str) -> str:
+    """The channel with every job's events, for this Redis database."""
+    return f"atelier:{_database_of(redis_url)}:events"
+
+
+def job_channel(redis_url: str, job_id: int) -> str:
+    """The channel with one job's events, for this Redis database."""
+    return f"atelier:{_database_of(redis_url)}:job:{job_id}"
 
 
 def redis_client(url: str) -> redis.Redis:
@@ -33,8 +50,9 @@ def shared_client(url: str) -> redis.Redis:
 def publish(client: redis.Redis, kind: str, job_id: int, **data: Any) -> None:
     """Publish `job.<kind>`; a lost event only delays a reader, who can always re-read the job."""
     message = json.dumps({"type": f"job.{kind}", "job_id": job_id, **data})
-    client.publish(job_channel(job_id), message)
-    client.publish(ALL_EVENTS, message)
+    prefix = f"atelier:{_database(client)}:"
+    client.publish(f"{prefix}job:{job_id}", message)
+    client.publish(f"{prefix}events", message)
 
 
 def decode(raw: str | bytes) -> dict[str, Any]:

@@ -138,6 +138,9 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     # Seconds the worker spent rendering (not waiting): what daily GPU quotas and ETAs add up.
     render_seconds: Mapped[float | None] = mapped_column()
+    # "Re-render exact": the stored image this job renders again, and whether the pixels came out equal.
+    exact_of_image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", use_alter=True))
+    exact_match: Mapped[bool | None] = mapped_column(Boolean)
 
     owner: Mapped[User | None] = relationship()
     checkpoint: Mapped[ModelFile | None] = relationship()

@@ -30,6 +30,7 @@ from atelier.db import session_factory
 from atelier.infotext import format_infotext
 from atelier.recipe import Recipe
 from atelier.render_plan import work_units
+from atelier.schema import Image as StoredImage
 from atelier.schema import Job, ModelFile, ModelKind
 from atelier.services import jobs, scheduling
 from atelier.settings import get_settings
@@ -178,6 +179,18 @@ class StepReporter:
         return True
 
 
+def matches_stored(session: Session, job: Job, images: list[Image.Image]) -> bool | None:
+    """For an exact re-render: whether the new image has exactly the stored image's pixels (None otherwise)."""
+    if job.exact_of_image_id is None:
+        return None
+    stored = session.get(StoredImage, job.exact_of_image_id)
+    if stored is None:
+        return None
+    with Image.open(get_settings().paths.images_dir / stored.file_path) as original:
+        before = original.convert("RGB")
+    return before.size == images[0].size and before.tobytes() == images[0].convert("RGB").tobytes()
+
+
 def _store(recipe: Recipe, images: list[Image.Image], checkpoint: ModelFile) -> list[jobs.ImageRecord]:
     settings = get_settings()
     records = []
@@ -213,7 +226,9 @@ def _render_claimed(
         outcomes = []
         for job, recipe, images, share in zip(group, recipes, rendered, units, strict=True):
             seconds = elapsed * share / sum(units)
-            done = jobs.complete(session, client, job.id, WORKER_ID, _store(recipe, images, checkpoint), seconds)
+            records = _store(recipe, images, checkpoint)
+            match = matches_stored(session, job, images)
+            done = jobs.complete(session, client, job.id, WORKER_ID, records, seconds, exact_match=match)
             outcomes.append("done" if done else "rendered, but the job was taken away or cancelled")
         return f"{', '.join(dict.fromkeys(outcomes))} in {elapsed:.2f}s"
     except InterruptedError:

@@ -75,6 +75,7 @@ def submit(
     parent_image_id: int | None = None,
     discord_channel_id: int | None = None,
     discord_message_id: int | None = None,
+    exact_of_image_id: int | None = None,
 ) -> Job:
     """The one way to create a job: validate, write, commit, then enqueue the id."""
     checkpoint = resolve_checkpoint(session, checkpoint_name(data))
@@ -94,6 +95,7 @@ def submit(
         state=JobState.QUEUED,
         progress_total=total_steps(recipe),
         parent_image_id=parent_image_id,
+        exact_of_image_id=exact_of_image_id,
         discord_channel_id=discord_channel_id,
         discord_message_id=discord_message_id,
     )
@@ -108,6 +110,27 @@ def submit(
     job.queue_position, job.eta_seconds = queue_estimate(session, job, settings)
     session.commit()
     return job
+
+
+def rerender_exact(
+    session: Session,
+    settings: Settings,
+    image_id: int,
+    *,
+    source: JobSource,
+    owner_id: int | None = None,
+    discord_channel_id: int | None = None,
+) -> Job:
+    """Render a stored image again from its recorded recipe and seed; the worker records whether the new
+    pixels equal the stored ones (`Job.exact_match`), which is how a community checks its recipes hold."""
+    image = session.get(Image, image_id)
+    if image is None or image.hidden:
+        raise NotFound(f"image {image_id} does not exist")
+    recipe = {**image.job.recipe, "seed": image.seed, "count": 1}
+    return submit(
+        session, settings, recipe, source=source, owner_id=owner_id, parent_image_id=image.id,
+        exact_of_image_id=image.id, discord_channel_id=discord_channel_id,
+    )  # fmt: skip
 
 
 def with_networks(session: Session, recipe: Recipe, *parsed: ParsedPrompt) -> Recipe:
@@ -236,13 +259,19 @@ def complete(
     worker: str,
     images: Sequence[ImageRecord],
     render_seconds: float | None = None,
+    exact_match: bool | None = None,
 ) -> bool:
     """Record the images and mark the job done, once; False (and no change) if we no longer hold it."""
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.lease_owner == worker, Job.state == JobState.RUNNING)
         .values(
-            state=JobState.DONE, finished_at=_now(), lease_expires_at=None, error=None, render_seconds=render_seconds
+            state=JobState.DONE,
+            finished_at=_now(),
+            lease_expires_at=None,
+            error=None,
+            render_seconds=render_seconds,
+            exact_match=exact_match,
         )
         .execution_options(synchronize_session=False)
     )

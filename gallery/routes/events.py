@@ -98,7 +98,7 @@ async def _stream(request: Request, redis_url: str, job_id: int, first: dict[str
     if first["finished"]:
         return
     factory = request.app.state.session_factory
-    wakeups = _Wakeups(redis_url, job_channel(job_id))
+    wakeups = _Wakeups(redis_url, job_channel(redis_url, job_id))
     await wakeups.open()
     last, last_sent = first, time.monotonic()
     deadline = last_sent + MAX_STREAM_SECONDS

@@ -10,14 +10,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from atelier.errors import InvalidInput
+from atelier.errors import Forbidden, InvalidInput
 from atelier.schema import JobSource
-from atelier.services.jobs import get_job, submit
+from atelier.services.jobs import get_job, rerender_exact, submit
 from gallery.deps import RECIPE_FIELDS, FormDep, SessionDep, SettingsDep, checked_id
 from gallery.forms import build_form
 from gallery.presenters import image_links, image_parameters, job_status, remix_query
 from gallery.queries import visible_image
 from gallery.templating import templates
+from gallery.viewer import same_origin
 
 router = APIRouter()
 
@@ -58,3 +59,13 @@ def image_page(request: Request, image_id: str, session: SessionDep) -> Response
         "remix": remix_query(image),
     }
     return templates.TemplateResponse(request, "image.html", context)
+
+
+@router.post("/images/{image_id}/rerender-exact", name="rerender_exact")
+def rerender_exact_page(request: Request, image_id: str, session: SessionDep, settings: SettingsDep) -> Response:
+    """Queue the image's recipe and seed again; its page then says whether the pixels matched."""
+    if not same_origin(request):
+        raise Forbidden("a re-render can only be asked for from pages of this gallery")
+    image = visible_image(session, checked_id(image_id, "image"))
+    job = rerender_exact(session, settings, image.id, source=JobSource.WEB)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)

@@ -68,12 +68,14 @@ def add_image(
     shape: tuple[int, int] | None = None,
     seed: int = 1234,
     negative_prompt: str = "",
+    exact_of: int | None = None,
+    exact_match: bool | None = None,
     **recipe_fields: Any,
 ) -> dict[str, Any]:
     """Insert a finished job with one image (file written to the images dir); returns ids and paths.
 
     `owner` names the member who drew it (created on first use); `shape` (width, height) makes a
-    picture that is not square."""
+    picture that is not square; `exact_of`/`exact_match` make it an exact re-render of another image."""
     created_at = created_at or datetime.now(UTC)
     width, height = shape or (size, size)
     recipe = Recipe(
@@ -101,6 +103,8 @@ def add_image(
             created_at=created_at - timedelta(seconds=5),
             started_at=created_at - timedelta(seconds=4),
             finished_at=created_at,
+            exact_of_image_id=exact_of,
+            exact_match=exact_match,
         )
         session.add(job)
         session.flush()

@@ -11,7 +11,7 @@ import redis
 from sqlalchemy import select
 
 from atelier.db import session_factory
-from atelier.events import ALL_EVENTS
+from atelier.events import all_events_channel
 from atelier.schema import Image, Job, JobSource, JobState, User
 from atelier.services.jobs import submit
 from atelier.settings import Settings
@@ -26,7 +26,7 @@ def test_burst_does_not_starve_other_members(registered: Settings, tmp_path: Pat
     """Member A queues 20 at once, B to E five each: all 40 done once, and B's first job finishes
     before A's sixth."""
     listener = redis.Redis.from_url(registered.redis_url).pubsub()
-    listener.subscribe(ALL_EVENTS)
+    listener.subscribe(all_events_channel(registered.redis_url))
     workers = [start_worker(tmp_path / f"worker{n}.log") for n in range(2)]
     try:
         with session_factory(registered.database_url)() as session:

@@ -11,7 +11,7 @@ import redis
 from PIL import Image as PILImage
 
 from atelier.db import session_factory
-from atelier.events import ALL_EVENTS
+from atelier.events import all_events_channel
 from atelier.schema import Image, Job, JobSource, JobState
 from atelier.services import jobs
 from atelier.services.jobs import submit
@@ -69,7 +69,7 @@ def test_sigkilled_worker_job_completes_exactly_once(registered: Settings, tmp_p
     """SIGKILL during a render, then a new worker: the job is done once, with one image set and one done event."""
     env = {"ATELIER_LEASE_SECONDS": "3", "ATELIER_SWEEP_INTERVAL_SECONDS": "1"}
     listener = redis.Redis.from_url(registered.redis_url).pubsub()
-    listener.subscribe(ALL_EVENTS)
+    listener.subscribe(all_events_channel(registered.redis_url))
     first = start_worker(tmp_path / "first.log", env)
     job_id = submit_job(registered, steps=60, count=4)
     wait_for_progress(listener, job_id)
@@ -134,7 +134,7 @@ def test_hires_fix_job(worker: Process, registered: Settings) -> None:
 def test_progress_carries_a_preview(worker: Process, registered: Settings) -> None:
     """The first progress event of a render brings a small WebP preview."""
     listener = redis.Redis.from_url(registered.redis_url).pubsub()
-    listener.subscribe(ALL_EVENTS)
+    listener.subscribe(all_events_channel(registered.redis_url))
     job_id = submit_job(registered, steps=20)
     event = first_event(listener, job_id, "job.progress")
     assert str(event["preview"]).startswith("data:image/webp;base64,")
@@ -143,7 +143,7 @@ def test_progress_carries_a_preview(worker: Process, registered: Settings) -> No
 def test_cancel_stops_a_running_render(worker: Process, registered: Settings) -> None:
     """Cancelled mid-render, the job ends cancelled with no images, and the worker takes the next job."""
     listener = redis.Redis.from_url(registered.redis_url).pubsub()
-    listener.subscribe(ALL_EVENTS)
+    listener.subscribe(all_events_channel(registered.redis_url))
     long_job = submit_job(registered, steps=150, count=4)
     first_event(listener, long_job, "job.progress")
     with session_factory(registered.database_url)() as session:
@@ -158,7 +158,7 @@ def test_cancel_stops_a_running_render(worker: Process, registered: Settings) ->
 def test_waiting_compatible_jobs_render_in_one_batch(worker: Process, registered: Settings) -> None:
     """Three members' compatible jobs that queued while the worker was busy share one sampler call."""
     listener = redis.Redis.from_url(registered.redis_url).pubsub()
-    listener.subscribe(ALL_EVENTS)
+    listener.subscribe(all_events_channel(registered.redis_url))
     busy = submit_job(registered, steps=150, count=4)
     first_event(listener, busy, "job.progress")
     waiting = [submit_job(registered, seed=seed, prompt=f"a circle number {seed}") for seed in (1, 2, 3)]
@@ -166,3 +166,16 @@ def test_waiting_compatible_jobs_render_in_one_batch(worker: Process, registered
         assert wait_for_state(registered, job_id, {JobState.DONE, JobState.FAILED}).state == JobState.DONE
     worker.wait_for_log(f"batch of 3 jobs ({', '.join(map(str, waiting))}): done", timeout=5)
     assert [len(images_of(registered, job_id)) for job_id in waiting] == [1, 1, 1]
+
+
+def test_exact_rerender_matches_the_stored_image(worker: Process, registered: Settings) -> None:
+    """The same recipe and seed on the same hardware give the same pixels, and the job records it."""
+    original = submit_job(registered, count=2, sampler="Euler a")
+    assert wait_for_state(registered, original, {JobState.DONE, JobState.FAILED}).state == JobState.DONE
+    second = images_of(registered, original)[1]
+    with session_factory(registered.database_url)() as session:
+        again = jobs.rerender_exact(session, registered, second.id, source=JobSource.WEB).id
+    job = wait_for_state(registered, again, {JobState.DONE, JobState.FAILED})
+    assert (job.state, job.exact_match, job.exact_of_image_id) == (JobState.DONE, True, second.id)
+    (image,) = images_of(registered, again)
+    assert image.seed == second.seed and image.file_path == second.file_path  # content-addressed: same bytes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,8 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from atelier.db import session_factory
-from atelier.errors import Forbidden, InvalidInput
-from atelier.events import ALL_EVENTS
+from atelier.errors import Forbidden, InvalidInput, NotFound
+from atelier.events import all_events_channel
 from atelier.queue import SHARED_QUEUE
 from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind, Role, User
 from atelier.services import jobs
@@ -97,7 +98,7 @@ def test_complete_is_idempotent(session: Session, registered: Settings, broker) 
     job = new_job(session, registered)
     assert jobs.claim(session, job.id, "w1", 60)
     listener = broker.pubsub()
-    listener.subscribe(ALL_EVENTS)
+    listener.subscribe(all_events_channel(registered.redis_url))
     assert jobs.complete(session, broker, job.id, "w1", [RECORD]) is True
     assert jobs.complete(session, broker, job.id, "w1", [RECORD]) is False
     assert jobs.claim(session, job.id, "w2", 60) is None
@@ -192,7 +193,7 @@ def test_owner_cancels_a_queued_job(session: Session, registered: Settings, brok
     """Cancelling marks the job cancelled, raises the flag workers check and announces it."""
     job, owner = owned_job(session, registered)
     listener = broker.pubsub()
-    listener.subscribe(ALL_EVENTS)
+    listener.subscribe(all_events_channel(registered.redis_url))
     listener.get_message(timeout=1)
     cancelled = jobs.cancel(session, broker, job.id, jobs.Actor.of(owner))
     assert cancelled.state == JobState.CANCELLED and cancelled.finished_at is not None
@@ -249,3 +250,26 @@ def test_img2img_from_a_missing_image_is_refused(session: Session, registered: S
     with pytest.raises(InvalidInput) as caught:
         new_job(session, registered, init_image="999", denoising_strength=0.5)
     assert caught.value.field == "init_image" and "999" in caught.value.reason
+
+
+def test_exact_rerender_takes_the_image_recipe_and_seed(session: Session, registered: Settings) -> None:
+    """Image 2 of a batch re-renders alone, with its own seed, and remembers where it came from."""
+    job = new_job(session, registered, count=2, seed=40)
+    assert jobs.claim(session, job.id, "w1", 60)
+    second = replace(RECORD, index=1, seed=41)
+    assert jobs.complete(session, redis.Redis.from_url(registered.redis_url), job.id, "w1", [RECORD, second])
+    image = session.scalars(select(Image).where(Image.job_id == job.id, Image.index == 1)).one()
+    again = jobs.rerender_exact(session, registered, image.id, source=JobSource.WEB)
+    assert (again.recipe["seed"], again.recipe["count"]) == (41, 1)
+    assert again.parent_image_id == again.exact_of_image_id == image.id
+
+
+def test_exact_rerender_of_a_hidden_image_is_not_found(session: Session, registered: Settings) -> None:
+    job = new_job(session, registered)
+    assert jobs.claim(session, job.id, "w1", 60)
+    assert jobs.complete(session, redis.Redis.from_url(registered.redis_url), job.id, "w1", [RECORD])
+    image = session.scalars(select(Image).where(Image.job_id == job.id)).one()
+    image.hidden = True
+    session.commit()
+    with pytest.raises(NotFound):
+        jobs.rerender_exact(session, registered, image.id, source=JobSource.WEB)

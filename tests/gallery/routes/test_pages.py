@@ -248,3 +248,30 @@ def test_unknown_image_page_is_404(client: TestClient) -> None:
     response = client.get("/images/424242")
     assert response.status_code == 404
     assert "image 424242 does not exist" in response.text
+
+
+def test_rerender_exact_queues_the_image_seed(client: TestClient, registered: Settings) -> None:
+    """The image page's "Re-render exact" posts, and the new job carries the image's seed."""
+    made = add_image(registered, "a blue square", seed=55)
+    assert f'action="/images/{made["image_id"]}/rerender-exact"' in client.get(f"/images/{made['image_id']}").text
+    response = client.post(f"/images/{made['image_id']}/rerender-exact", follow_redirects=False)
+    assert response.status_code == 303
+    job_page = client.get(response.headers["location"]).text
+    assert "a blue square" in job_page
+
+
+def test_rerender_exact_from_another_site_is_refused(client: TestClient, registered: Settings) -> None:
+    made = add_image(registered)
+    response = client.post(
+        f"/images/{made['image_id']}/rerender-exact", headers={"Origin": "https://evil.example"}, follow_redirects=False
+    )
+    assert response.status_code == 403 and "from pages of this gallery" in response.text
+    assert job_count(registered) == 1
+
+
+def test_image_page_says_whether_an_exact_rerender_matched(client: TestClient, registered: Settings) -> None:
+    original = add_image(registered)
+    again = add_image(registered, exact_of=original["image_id"], exact_match=False)
+    html = client.get(f"/images/{again['image_id']}").text
+    assert f'Exact re-render of <a href="/images/{original["image_id"]}">' in html
+    assert "the pixels differ" in html
