@@ -150,6 +150,29 @@ def single_file_state(pipe: Any, arch: str) -> dict[str, Any]:
     return {k: v.detach().contiguous() for k, v in state.items()}
 
 
+def download_extras(arch: str) -> dict[str, Any]:
+    """Tensors real downloads carry that no component loads: the DDPM schedule buffers and EMA counters of
+    the training checkpoint, CLIP's `position_ids`, OpenCLIP's `logit_scale` (and SD2's unused projection)."""
+    import torch
+
+    extras: dict[str, Any] = {
+        "betas": torch.linspace(0.00085, 0.012, 1000),
+        "alphas_cumprod": torch.linspace(0.999, 0.005, 1000),
+        "model_ema.decay": torch.tensor(0.9999),
+        "model_ema.num_updates": torch.tensor(1000, dtype=torch.int32),
+    }
+    positions = torch.arange(77)[None]
+    if arch == "sd1":
+        extras["cond_stage_model.transformer.text_model.embeddings.position_ids"] = positions
+    elif arch == "sd2":
+        extras["cond_stage_model.model.logit_scale"] = torch.tensor(4.6052)
+        extras["cond_stage_model.model.text_projection"] = torch.zeros(HIDDEN_1, HIDDEN_1)
+    else:
+        extras["conditioner.embedders.0.transformer.text_model.embeddings.position_ids"] = positions
+        extras["conditioner.embedders.1.model.logit_scale"] = torch.tensor(4.6052)
+    return extras
+
+
 def write_single_file(arch: str, checkpoint: Path, config_dir: Path, scratch: Path) -> Any:
     """Write a tiny `arch` checkpoint to `checkpoint` (safetensors, original keys) and its config folder
     (no weights) to `config_dir`; returns the diffusers pipeline the weights came from."""
@@ -157,7 +180,7 @@ def write_single_file(arch: str, checkpoint: Path, config_dir: Path, scratch: Pa
 
     pipe = tiny_pipeline(arch, scratch)
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    save_file(single_file_state(pipe, arch), str(checkpoint))
+    save_file({**single_file_state(pipe, arch), **download_extras(arch)}, str(checkpoint))
     if config_dir.exists():
         shutil.rmtree(config_dir)
     pipe.save_pretrained(config_dir)

@@ -62,6 +62,29 @@ def test_components_have_the_published_parameter_counts(arch: str) -> None:
     assert {component: count(build(folder, component)) for component in PUBLISHED[arch]} == PUBLISHED[arch]
 
 
+@pytest.mark.parametrize(("arch", "size"), [("sd1", 512), ("sd2", 768), ("sdxl", 1024)])
+def test_components_fit_together_at_native_size(arch: str, size: int) -> None:
+    """On the meta device (shapes only), text features feed the UNet's cross-attention (SDXL: both encoders'
+    hidden states plus the pooled projection and six time ids), and the VAE decodes its output to size x size."""
+    import torch
+
+    folder, meta = CONFIGS / arch, torch.device("meta")
+    ids = torch.zeros(1, 77, dtype=torch.long, device=meta)
+    latents = torch.zeros(1, 4, size // 8, size // 8, device=meta)
+    with torch.no_grad():
+        context = build(folder, "text_encoder")(ids, output_hidden_states=True).hidden_states[-2]
+        extra: dict[str, Any] = {}
+        if arch == "sdxl":
+            second = build(folder, "text_encoder_2")(ids, output_hidden_states=True)
+            context = torch.cat([context, second.hidden_states[-2]], dim=-1)
+            extra = {
+                "added_cond_kwargs": {"text_embeds": second.text_embeds, "time_ids": torch.zeros(1, 6, device=meta)}
+            }
+        noise = build(folder, "unet")(latents, torch.tensor([999], device=meta), context, **extra).sample
+        image = build(folder, "vae").decode(noise).sample
+    assert noise.shape == latents.shape and image.shape == (1, 3, size, size)
+
+
 def test_text_encoder_counts_follow_from_their_shapes() -> None:
     """CLIP-L (12 x 768), SD2's OpenCLIP-H (23 of 24 x 1024) and OpenCLIP-bigG (32 x 1280, projection)."""
     assert clip_text_parameters(768, 12) == PUBLISHED["sd1"]["text_encoder"]
@@ -117,4 +140,3 @@ def test_every_component_named_in_model_index_has_its_files() -> None:
                 if not (index.parent / component / name).is_file():
                     missing.append(f"{index.parent.name}/{component}/{name}")
     assert missing == []
-

@@ -85,7 +85,7 @@ def test_single_file_loads_as_its_base_with_every_weight_intact(
 def test_the_model_cache_loads_an_sdxl_file_by_store_path(stores: dict[str, tuple[Path, Any]]) -> None:
     """PipelineCache.get(relative path) needs no base either, and the SDXL pipeline renders."""
     checkpoint, _ = stores["sdxl"]
-    pipe = PipelineCache(checkpoint.parents[1], "cpu").get("checkpoints/member-sdxl.safetensors")
+    pipe: Any = PipelineCache(checkpoint.parents[1], "cpu").get("checkpoints/member-sdxl.safetensors")
     image = pipe("a red circle", num_inference_steps=2, height=64, width=64, output_type="np").images[0]
     assert image.shape == (64, 64, 3)
 
