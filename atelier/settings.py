@@ -74,6 +74,9 @@ class RenderSettings(BaseSettings):
     # CPU threads for torch in a worker; 0 = one fewer than the machine's cores, leaving one for
     # the gallery and the bot (oversubscribed OpenMP threads spin and can slow renders 100x).
     torch_threads: int = 0
+    # Memory a worker may fill with warm pipelines, in GiB (0: half the machine's RAM; 90% of the GPU's).
+    ram_budget_gb: float = 0.0
+    vram_budget_gb: float = 0.0
     # Images one sampler call may render for compatible jobs of different members (1: no batching).
     max_batch_images: int = 8
 

@@ -46,7 +46,8 @@ def main() -> None:
 
     from atelier.recipe import LoraUse, Recipe
     from workers.batching import render_batch
-    from workers.engine import PipelineCache, load_pipeline
+    from workers.engine import load_pipeline
+    from workers.model_cache import PipelineCache
     from workers.networks import networks_applied
     from workers.render import render
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -169,32 +168,6 @@ def load_pipeline(path: Path, models_dir: Path, device: str, base_arch: str | No
     pipe.set_progress_bar_config(disable=True)
     make_timestep_path_batch_invariant(pipe.unet)
     return pipe.to(device)
-
-
-class PipelineCache:
-    """Keeps the most recently used pipelines in memory so a run of jobs on one model loads it once."""
-
-    def __init__(self, models_dir: Path, device: str, capacity: int = 2) -> None:
-        self.models_dir = models_dir
-        self.device = device
-        self.capacity = capacity
-        self._pipes: OrderedDict[Path, StableDiffusionPipeline] = OrderedDict()
-
-    def get(self, relative_path: str) -> StableDiffusionPipeline:
-        path = (self.models_dir / relative_path).resolve()
-        if not path.is_relative_to(self.models_dir.resolve()) or not path.exists():
-            raise ModelNotLoadable(f"{relative_path}: not found in the model store")
-        if path in self._pipes:
-            self._pipes.move_to_end(path)
-            return self._pipes[path]
-        pipe = load_pipeline(path, self.models_dir, self.device)
-        self._pipes[path] = pipe
-        while len(self._pipes) > self.capacity:
-            self._pipes.popitem(last=False)
-        return pipe
-
-    def warm(self) -> list[str]:
-        return [str(p.relative_to(self.models_dir.resolve())) for p in self._pipes]
 
 
 def scheduler_for(config: Any, sampler: str, schedule_type: str = "Automatic") -> Any:

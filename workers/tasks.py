@@ -37,8 +37,9 @@ from atelier.settings import get_settings
 from atelier.storage import store_image
 from workers.batch_invariance import invariant_batch_images
 from workers.batching import render_group
-from workers.engine import PipelineCache, pick_device, set_cpu_threads
+from workers.engine import pick_device, set_cpu_threads
 from workers.lease import LeaseKeeper
+from workers.model_cache import GIB, PipelineCache
 from workers.networks import networks_applied
 from workers.preview import PreviewBudget, data_url
 
@@ -53,7 +54,13 @@ CLAIM_TRIES = 5
 def pipeline_cache() -> PipelineCache:
     settings = get_settings()
     set_cpu_threads(settings.render.torch_threads)
-    return PipelineCache(settings.paths.models_dir, pick_device(settings.render.device))
+    render = settings.render
+    return PipelineCache(
+        settings.paths.models_dir,
+        pick_device(render.device),
+        ram_budget=int(render.ram_budget_gb * GIB) or None,
+        vram_budget=int(render.vram_budget_gb * GIB) or None,
+    )
 
 
 def render_job(job_id: int) -> str:

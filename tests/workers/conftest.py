@@ -13,6 +13,6 @@ SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "models"
 @pytest.fixture(scope="session")
 def bundled() -> Any:
     """The shipped atelier-tiny-v1 pipeline, through the worker's own loader."""
-    from workers.engine import PipelineCache
+    from workers.model_cache import PipelineCache
 
     return PipelineCache(SHIPPED_MODELS, "cpu").get("checkpoints/atelier-tiny-v1.safetensors")

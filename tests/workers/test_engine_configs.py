@@ -12,7 +12,8 @@ import torch
 
 from tests.helpers.ldm_checkpoints import write_single_file
 from tests.helpers.model_files import kohya_lora, sdxl_checkpoint
-from workers.engine import ModelNotLoadable, PipelineCache, config_dir_for, load_pipeline
+from workers.engine import ModelNotLoadable, config_dir_for, load_pipeline
+from workers.model_cache import PipelineCache
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models"
 
