@@ -1,7 +1,10 @@
 """`atelier up`'s process supervisor: start every part, restart a part that dies, stop all on Ctrl-C.
 
 Each part is its own process (the worker must not share a process with the web server: CUDA and
-forking do not mix, and a crashing render must not take the gallery down).
+forking do not mix, and a crashing render must not take the gallery down). A part that keeps
+crashing (a worker on a broken GPU driver, a bot with a revoked token) is restarted after a delay
+that doubles with each crash, up to a minute, so it neither spins nor takes the other parts down;
+a part that then runs for a minute is considered healthy again.
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import FrameType
 
-RESTART_WINDOW_SECONDS = 60.0
-MAX_RESTARTS_IN_WINDOW = 5
+FIRST_RESTART_DELAY = 1.0
+MAX_RESTART_DELAY = 60.0
+HEALTHY_AFTER_SECONDS = 60.0
 
 
 @dataclass
@@ -22,13 +26,25 @@ class Part:
     name: str
     argv: list[str]
     process: subprocess.Popen[bytes] | None = None
-    restarts: list[float] = field(default_factory=list)
+    crashes: int = 0
+    started_at: float = 0.0
+    restart_at: float | None = None
 
     def start(self) -> None:
         self.process = subprocess.Popen(self.argv)
+        self.started_at, self.restart_at = time.monotonic(), None
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def schedule_restart(self, now: float) -> float:
+        """Count the crash and return the delay before the next start (doubling, capped)."""
+        if now - self.started_at >= HEALTHY_AFTER_SECONDS:
+            self.crashes = 0
+        self.crashes += 1
+        delay = min(FIRST_RESTART_DELAY * 2 ** (self.crashes - 1), MAX_RESTART_DELAY)
+        self.restart_at = now + delay
+        return delay
 
 
 def python_module(module: str) -> list[str]:
@@ -44,29 +60,28 @@ class Supervisor:
         self._stopping = True
 
     def run(self) -> int:
-        """Run until Ctrl-C / SIGTERM, or until a part keeps crashing; returns an exit code."""
+        """Run until Ctrl-C / SIGTERM; returns an exit code."""
         signal.signal(signal.SIGINT, self._request_stop)
         signal.signal(signal.SIGTERM, self._request_stop)
         for part in self.parts:
             part.start()
-        code = 0
         while not self._stopping:
-            time.sleep(0.5)
-            for part in self.parts:
-                if self._stopping or part.running():
-                    continue
-                now = time.monotonic()
-                part.restarts = [t for t in part.restarts if now - t < RESTART_WINDOW_SECONDS]
-                if len(part.restarts) >= MAX_RESTARTS_IN_WINDOW:
-                    print(f"atelier: {part.name} keeps exiting; stopping everything", file=sys.stderr)
-                    self._stopping, code = True, 1
-                    break
-                returncode = part.process.returncode if part.process else None
-                print(f"atelier: {part.name} exited ({returncode}); restarting", file=sys.stderr)
-                part.restarts.append(now)
-                part.start()
+            time.sleep(0.2)
+            self.tend(time.monotonic())
         self.stop()
-        return code
+        return 0
+
+    def tend(self, now: float) -> None:
+        """One round: notice parts that exited and start those whose restart delay has passed."""
+        for part in self.parts:
+            if self._stopping or part.running():
+                continue
+            if part.restart_at is None:
+                returncode = part.process.returncode if part.process else None
+                delay = part.schedule_restart(now)
+                print(f"atelier: {part.name} exited ({returncode}); restarting in {delay:g} s", file=sys.stderr)
+            elif now >= part.restart_at:
+                part.start()
 
     def stop(self, grace_seconds: float = 20.0) -> None:
         for part in reversed(self.parts):
