@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from atelier import events
 from atelier.db import session_factory
+from atelier.errors import AtelierError
 from atelier.infotext import format_infotext
 from atelier.recipe import Recipe
 from atelier.render_plan import work_units
@@ -36,11 +37,11 @@ from atelier.services import jobs, scheduling
 from atelier.settings import get_settings
 from atelier.storage import store_image
 from workers.batch_invariance import invariant_batch_images
-from workers.batching import render_group
-from workers.engine import pick_device, set_cpu_threads
+from workers.batching import RenderOutOfMemory, render_group
+from workers.engine import ModelNotLoadable, pick_device, set_cpu_threads
 from workers.lease import LeaseKeeper
 from workers.model_cache import GIB, PipelineCache
-from workers.networks import networks_applied
+from workers.networks import NetworkMissing, networks_applied
 from workers.preview import PreviewBudget, data_url
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,17 @@ class StepReporter:
         return True
 
 
+USER_FACING_ERRORS = (AtelierError, ModelNotLoadable, NetworkMissing, RenderOutOfMemory)
+
+
+def failure_reason(error: Exception) -> str:
+    """What a member reads when a job fails: our own errors are written as sentences; anything else is
+    named by kind only, since its message and trace are for the operator's log."""
+    if isinstance(error, USER_FACING_ERRORS):
+        return str(error)
+    return f"the render failed on the worker ({type(error).__name__}); the details are in the worker's log"
+
+
 def matches_stored(session: Session, job: Job, images: list[Image.Image]) -> bool | None:
     """For an exact re-render: whether the new image has exactly the stored image's pixels (None otherwise)."""
     if job.exact_of_image_id is None:
@@ -244,6 +256,6 @@ def _render_claimed(
         return "stopped: the jobs were taken away or cancelled"
     except Exception as error:
         log.exception("jobs %s failed", [job.id for job in group])
-        reason = f"{type(error).__name__}: {error}"
+        reason = failure_reason(error)
         states = [jobs.fail(session, client, job.id, WORKER_ID, reason, settings.render.max_attempts) for job in group]
         return f"failed ({', '.join(str(state) for state in dict.fromkeys(states))})"

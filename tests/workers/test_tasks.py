@@ -1,0 +1,19 @@
+"""What a member reads when a render fails: our errors as they are, anything else by kind only."""
+
+from __future__ import annotations
+
+from workers.batching import RenderOutOfMemory
+from workers.engine import ModelNotLoadable
+from workers.tasks import failure_reason
+
+
+def test_our_errors_reach_the_member_as_written() -> None:
+    assert failure_reason(RenderOutOfMemory("out of memory even one image at a time")) == (
+        "out of memory even one image at a time"
+    )
+    assert failure_reason(ModelNotLoadable("x.safetensors: not found in the model store")).startswith("x.safetensors")
+
+
+def test_unexpected_errors_name_only_their_kind() -> None:
+    reason = failure_reason(KeyError("/internal/path/secret"))
+    assert "secret" not in reason and "KeyError" in reason and "log" in reason
