@@ -62,6 +62,15 @@ def queue_for(client: redis.Redis, checkpoint: str) -> str:
     return model_queue(checkpoint) if client.exists(f"{WARM_KEY_PREFIX}{checkpoint}") else SHARED_QUEUE
 
 
+def broker_backlog(client: redis.Redis) -> int:
+    """Render messages waiting in the broker: the shared and per-model queues, every priority level
+    (Celery's Redis transport keeps each as a list whose name starts with the queue's)."""
+    total = 0
+    for key in client.scan_iter(match=f"{SHARED_QUEUE}*", count=200, _type="list"):
+        total += int(client.llen(key))
+    return total
+
+
 def celery_broker_url(redis_url: str) -> str:
     """redis-py spells a socket `unix://path`; kombu spells it `redis+socket://path`."""
     if redis_url.startswith("unix://"):

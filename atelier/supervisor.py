@@ -42,7 +42,7 @@ class Part:
         if now - self.started_at >= HEALTHY_AFTER_SECONDS:
             self.crashes = 0
         self.crashes += 1
-        delay = min(FIRST_RESTART_DELAY * 2 ** (self.crashes - 1), MAX_RESTART_DELAY)
+        delay: float = min(FIRST_RESTART_DELAY * 2.0 ** (self.crashes - 1), MAX_RESTART_DELAY)
         self.restart_at = now + delay
         return delay
 

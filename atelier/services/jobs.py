@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from atelier import events
 from atelier.errors import Forbidden, InvalidInput, NotFound
 from atelier.prompt import ParsedPrompt, check_prompt
-from atelier.queue import RENDER_TASK, celery_app, live_workers, queue_for
+from atelier.queue import RENDER_TASK, broker_backlog, celery_app, live_workers, queue_for
 from atelier.recipe import EmbeddingUse, LoraUse, Recipe, checkpoint_name, parse_recipe
 from atelier.render_plan import total_steps
 from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind, Role, User
@@ -312,8 +312,14 @@ class SweepReport:
 
 
 def sweep(session: Session, client: redis.Redis, settings: Settings, stale_after: float) -> SweepReport:
-    """Re-enqueue jobs the broker lost (queued, not enqueued for `stale_after` s) and jobs whose worker
-    died (running past the lease); jobs out of attempts are failed with a reason."""
+    """Re-enqueue jobs the broker lost and jobs whose worker died (running past the lease); jobs out of
+    attempts are failed with a reason.
+
+    A message only says "there is work" (workers pick the fairest job), so what matters is that the
+    broker holds at least as many messages as there are waiting jobs. When it holds fewer (Redis
+    restarted empty, a message was dropped), the oldest waiting jobs are enqueued again at once; an
+    occasional extra message is harmless, since claims are idempotent. Jobs enqueued longer ago than
+    `stale_after` are enqueued again too, whatever the count says."""
     now = _now()
     requeued: list[int] = []
     failed: list[int] = []
@@ -329,12 +335,15 @@ def sweep(session: Session, client: redis.Redis, settings: Settings, stale_after
             job.state, job.lease_owner, job.lease_expires_at = JobState.QUEUED, None, None
             job.enqueued_at = None
     session.commit()
-    stale = session.scalars(
-        select(Job).where(
-            Job.state == JobState.QUEUED,
-            or_(Job.enqueued_at.is_(None), Job.enqueued_at < now - timedelta(seconds=stale_after)),
+    stale = list(
+        session.scalars(
+            select(Job).where(
+                Job.state == JobState.QUEUED,
+                or_(Job.enqueued_at.is_(None), Job.enqueued_at < now - timedelta(seconds=stale_after)),
+            )
         )
-    ).all()
+    )
+    stale += _missing_from_broker(session, client, now, exclude={job.id for job in stale})
     for job in stale:
         try:
             enqueue(job, client, settings)
@@ -347,6 +356,23 @@ def sweep(session: Session, client: redis.Redis, settings: Settings, stale_after
     for job_id in failed:
         events.publish(client, "failed", job_id, error="the worker stopped responding")
     return SweepReport(requeued=requeued, failed=failed)
+
+
+ENQUEUE_SETTLE_SECONDS = 5.0
+"""A job committed this recently may not have reached the broker yet: not counted as missing."""
+
+
+def _missing_from_broker(session: Session, client: redis.Redis, now: datetime, exclude: set[int]) -> list[Job]:
+    """Waiting jobs beyond the number of messages the broker holds, oldest first."""
+    settled = now - timedelta(seconds=ENQUEUE_SETTLE_SECONDS)
+    waiting = session.scalars(
+        select(Job).where(Job.state == JobState.QUEUED, Job.enqueued_at < settled).order_by(Job.enqueued_at, Job.id)
+    ).all()
+    deficit = len(waiting) - broker_backlog(client)
+    if deficit <= 0:
+        return []
+    log.warning("sweeper: the broker holds %d messages fewer than waiting jobs; enqueuing again", deficit)
+    return [job for job in waiting if job.id not in exclude][:deficit]
 
 
 def record_delivery(session: Session, job_id: int, message_id: int) -> bool:

@@ -273,3 +273,26 @@ def test_exact_rerender_of_a_hidden_image_is_not_found(session: Session, registe
     session.commit()
     with pytest.raises(NotFound):
         jobs.rerender_exact(session, registered, image.id, source=JobSource.WEB)
+
+
+def settle(session: Session, seconds: float = 10) -> None:
+    """Make every waiting job look enqueued `seconds` ago (past the enqueue settle time)."""
+    session.execute(update(Job).values(enqueued_at=datetime.now(UTC) - timedelta(seconds=seconds)))
+    session.commit()
+
+
+def test_sweeper_refills_a_broker_that_lost_its_messages(session: Session, registered: Settings, broker) -> None:
+    """Redis restarted empty: the waiting jobs are enqueued again at once, not after `stale_after`."""
+    ids = [new_job(session, registered).id for _ in range(3)]
+    settle(session)
+    broker.delete(SHARED_QUEUE)
+    assert sorted(jobs.sweep(session, broker, registered, stale_after=3600).requeued) == ids
+    assert broker.llen(SHARED_QUEUE) == 3
+
+
+def test_sweeper_leaves_a_full_broker_alone(session: Session, registered: Settings, broker) -> None:
+    for _ in range(3):
+        new_job(session, registered)
+    settle(session)
+    assert jobs.sweep(session, broker, registered, stale_after=3600).requeued == []
+    assert broker.llen(SHARED_QUEUE) == 3
