@@ -3,7 +3,8 @@
 Every press defers first, before any database work, because a component interaction also has 3
 seconds to be answered. Derived jobs (reroll, variations, upscale) defer with a public "thinking…"
 that becomes their own queued message, exactly like `/draw`; parameters answer privately; delete and
-cancel defer silently and act on the message the button sits on. Whatever goes wrong, the member
+cancel defer silently and act on the message the button sits on; remix answers with its form, which
+must be the first answer (`bot.remix`). Whatever goes wrong, the member
 gets a sentence (ephemeral) and the log gets the traceback: never a failed interaction.
 """
 
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot import messages, store_buttons
+from bot import commands, messages, remix, store_buttons
 from bot.replies import answer_privately, report_error
 from bot.status import StatusMessage
 from bot.store import Author
@@ -33,6 +34,8 @@ async def press(interaction: discord.Interaction[AtelierBot], action: str, targe
     try:
         if action in store_buttons.DERIVED_ACTIONS:
             await derive(interaction, action, target)
+        elif action == "remix":
+            await remix.open_for_image(interaction, target)
         elif action == "info":
             await parameters(interaction, target)
         elif action == "delete":
@@ -94,6 +97,9 @@ async def cancel(interaction: discord.Interaction[AtelierBot], job_id: int) -> N
     received = time.monotonic()
     await interaction.response.defer()
     bot = interaction.client
+    if interaction.message is not None and interaction.message.flags.ephemeral:
+        await cancel_listed(interaction, job_id)  # a ✖️ of /queue
+        return
     status: StatusMessage | None = None
     if interaction.message is not None:
         status = StatusMessage(
@@ -113,3 +119,13 @@ async def cancel(interaction: discord.Interaction[AtelierBot], job_id: int) -> N
         await status.finish(messages.cancelled(recipe))
     elif status is None:
         await answer_privately(interaction, messages.cancelled(recipe))
+
+
+async def cancel_listed(interaction: discord.Interaction[AtelierBot], job_id: int) -> None:
+    """✖️ on the /queue listing: cancel, then show the listing again without that job. The job's own
+    queued message is settled by the deliveries when the cancelled event arrives."""
+    bot = interaction.client
+    await asyncio.to_thread(store_buttons.cancel, bot.settings, _author(interaction), job_id)
+    log.info("job %s cancelled by %s from /queue", job_id, interaction.user.id)
+    content, view = await commands.queue_listing(bot.settings, _author(interaction))
+    await interaction.edit_original_response(content=content, view=view)

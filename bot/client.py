@@ -9,14 +9,18 @@ messages, members or presences.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import discord
 from discord import app_commands
 
 from atelier.settings import Settings
+from bot import remix
 from bot.buttons import press
+from bot.commands import COMMANDS
 from bot.components import CancelButton, ImageButton
 from bot.config import BotTuning
+from bot.context_menus import MENUS
 from bot.delivery import Deliveries
 from bot.draw import draw
 from bot.endpoint import use_gateway_from_api
@@ -56,7 +60,9 @@ class AtelierBot(discord.Client):
         self.tuning = tuning or BotTuning()
         self.guild_id = snowflake_setting("ATELIER_DISCORD_GUILD_ID", settings.discord.discord_guild_id)
         self.tree = AtelierTree(self)
-        self.tree.add_command(draw)
+        commands: list[app_commands.Command[Any, Any, Any] | app_commands.ContextMenu] = [draw, *COMMANDS, *MENUS]
+        for command in commands:
+            self.tree.add_command(command)
         self.deliveries = Deliveries(self, settings, self.tuning)
 
     async def setup_hook(self) -> None:
@@ -85,6 +91,21 @@ class AtelierBot(discord.Client):
     async def press(self, interaction: discord.Interaction[AtelierBot], action: str, target: int) -> None:
         """A button of `bot.components` was pressed."""
         await press(interaction, action, target)
+
+    async def on_interaction(self, interaction: discord.Interaction[AtelierBot]) -> None:
+        """Remix forms are routed by custom id, like the buttons, so one opened before a restart works."""
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
+        match = remix.SUBMIT.fullmatch(custom_id)
+        if match is None:
+            log.warning("modal submit with an unknown custom id %r", custom_id[:100])
+            return
+        try:
+            await remix.on_submit(interaction, match["target"])
+        except Exception as error:
+            await report_error(interaction, error, f"remix form {custom_id}")
 
     async def on_ready(self) -> None:
         log.info("bot ready as %s (%s)", self.user, self.user.id if self.user else "?")

@@ -36,10 +36,11 @@ class Action:
 REROLL = Action("reroll", "🔁", "Reroll")
 VARY = Action("vary", "🎲", "Variations")
 UPSCALE = Action("upscale", "⬆️", "Upscale")
+REMIX = Action("remix", "✏️", "Remix")
 INFO = Action("info", "\N{INFORMATION SOURCE}\ufe0f", "Parameters")
 DELETE = Action("delete", "🗑️", "Delete", discord.ButtonStyle.danger)
 CANCEL = Action("cancel", "✖️", "Cancel", discord.ButtonStyle.danger)
-IMAGE_ACTIONS = {a.name: a for a in (REROLL, VARY, UPSCALE, INFO, DELETE)}
+IMAGE_ACTIONS = {a.name: a for a in (REROLL, VARY, UPSCALE, REMIX, INFO, DELETE)}
 
 
 def custom_id(action: Action, target: int) -> str:
@@ -50,7 +51,7 @@ class ImageButton(
     ui.DynamicItem[ui.Button[Any]],
     template=rf"{PREFIX}:(?P<action>{'|'.join(IMAGE_ACTIONS)}):(?P<image>{ID})",
 ):
-    """A button that acts on one gallery image (reroll, variations, upscale, parameters, delete)."""
+    """A button that acts on one gallery image (reroll, variations, upscale, remix, parameters, delete)."""
 
     def __init__(self, action: Action, image_id: int, label: str | None = None) -> None:
         button: ui.Button[Any] = ui.Button(
@@ -71,9 +72,9 @@ class ImageButton(
 class CancelButton(ui.DynamicItem[ui.Button[Any]], template=rf"{PREFIX}:cancel:(?P<job>{ID})"):
     """✖️ on the queued/rendering message of a job."""
 
-    def __init__(self, job_id: int) -> None:
+    def __init__(self, job_id: int, label: str | None = None) -> None:
         button: ui.Button[Any] = ui.Button(
-            style=CANCEL.style, emoji=CANCEL.emoji, label=CANCEL.label, custom_id=custom_id(CANCEL, job_id)
+            style=CANCEL.style, emoji=CANCEL.emoji, label=label or CANCEL.label, custom_id=custom_id(CANCEL, job_id)
         )
         super().__init__(button)
         self.job_id = job_id
@@ -97,15 +98,15 @@ def image_url(public_url: str, image_id: int) -> str:
 
 
 def result_view(image_ids: list[int], public_url: str) -> ui.View:
-    """One image: all six buttons on two rows. A batch (up to 4): reroll and delete for the whole job on
-    the first row, then a row per image with its own variations, upscale, parameters and gallery link
-    (numbered as in the message), within Discord's five rows of five."""
+    """One image: all seven buttons on two rows. A batch (up to 4): reroll and delete for the whole job
+    on the first row, then a row per image with its own variations, upscale, remix, parameters and
+    gallery link (numbered as in the message), within Discord's five rows of five."""
     view = ui.View(timeout=None)
     if not image_ids:
         return view
     first = image_ids[0]
     if len(image_ids) == 1:
-        for action in (REROLL, VARY, UPSCALE, INFO):
+        for action in (REROLL, VARY, UPSCALE, REMIX, INFO):
             view.add_item(_row(ImageButton(action, first), 0))
         view.add_item(_row(gallery_link(public_url, first), 1))
         view.add_item(_row(ImageButton(DELETE, first), 1))
@@ -113,7 +114,7 @@ def result_view(image_ids: list[int], public_url: str) -> ui.View:
     view.add_item(_row(ImageButton(REROLL, first), 0))
     view.add_item(_row(ImageButton(DELETE, first), 0))
     for number, image_id in enumerate(image_ids[:4], start=1):
-        for action in (VARY, UPSCALE, INFO):
+        for action in (VARY, UPSCALE, REMIX, INFO):
             view.add_item(_row(ImageButton(action, image_id, f"{action.label[0]}{number}"), number))
         view.add_item(_row(gallery_link(public_url, image_id, str(number)), number))
     return view
@@ -122,6 +123,14 @@ def result_view(image_ids: list[int], public_url: str) -> ui.View:
 def cancel_view(job_id: int) -> ui.View:
     view = ui.View(timeout=None)
     view.add_item(CancelButton(job_id))
+    return view
+
+
+def queue_view(job_ids: list[int]) -> ui.View:
+    """/queue: a ✖️ per job, labelled with the job number its line shows (25 at most: five rows of five)."""
+    view = ui.View(timeout=None)
+    for job_id in job_ids[:25]:
+        view.add_item(CancelButton(job_id, str(job_id)))
     return view
 
 

@@ -300,6 +300,8 @@ class Deliveries:
             return messages.cancelled(outcome.recipe, mention), []
         files: list[discord.File] = []
         notes: list[str] = []
+        if outcome.exact_of_image_id is not None:
+            notes.append(messages.exact_note(outcome.exact_of_image_id, outcome.exact_match))
         for picture in outcome.pictures:
             if len(picture.data) > size_limit:
                 notes.append(messages.too_large(picture.index, len(picture.data), size_limit))

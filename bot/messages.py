@@ -17,7 +17,7 @@ from atelier.errors import AtelierError, InvalidInput
 MESSAGE_LIMIT = 2000
 PROMPT_LIMIT = 1200
 # Recipe fields whose /draw option has another name; errors name what the user typed.
-OPTION_NAMES = {"negative_prompt": "negative"}
+OPTION_NAMES = {"negative_prompt": "negative", "cfg_scale": "cfg", "checkpoint": "model"}
 
 
 def clip(text: str, limit: int) -> str:
@@ -92,6 +92,15 @@ def settled(state: str) -> str:
     """What the queued message says once the job is over and its result has its own message."""
     texts = {"done": "✅ done — the result is below", "failed": "❌ render failed — see below"}
     return texts.get(state, "✖️ render cancelled")
+
+
+def exact_note(image_id: int, match: bool | None) -> str:
+    """What a /reroll-exact result says about its pixels."""
+    if match is True:
+        return f"✅ exact: the pixels are identical to image #{image_id}"
+    if match is False:
+        return f"⚠️ not exact: the pixels differ from image #{image_id} (another GPU, library version or model file)"
+    return f"❔ re-render of image #{image_id}: the worker could not compare the pixels"
 
 
 def upscale_note(width: int, height: int, factor: float, capped: bool) -> str:

@@ -20,9 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atelier.db import session_factory
+from atelier.recipe import checkpoint_name
 from atelier.schema import Image, Job, JobSource, JobState, User
 from atelier.services import jobs
+from atelier.services.models import resolve_checkpoint
 from atelier.settings import Settings
+from bot.choices import parse_size
 
 FINISHED = (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
 
@@ -57,6 +60,9 @@ class Outcome:
     recipe: Mapping[str, Any]
     pictures: list[Picture] = field(default_factory=list)
     missing: int = 0
+    exact_of_image_id: int | None = None
+    """A /reroll-exact job: the gallery image it rendered again, and whether the pixels came out equal."""
+    exact_match: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -92,8 +98,13 @@ def ensure_user(session: Session, author: Author) -> int:
 
 def submit_draw(settings: Settings, author: Author, channel_id: int | None, data: Mapping[str, Any]) -> Queued:
     """Create the job through the one submit service; raises `AtelierError` on bad input."""
+    data = dict(data)
+    size = data.pop("size", None)
     with open_session(settings) as session:
         owner_id = ensure_user(session, author)
+        if size:  # an aspect preset is sized for the chosen model's native area
+            native = resolve_checkpoint(session, checkpoint_name(data)).native_size
+            data["width"], data["height"] = parse_size(str(size), native)
         job = jobs.submit(
             session, settings, data, source=JobSource.DISCORD, owner_id=owner_id, discord_channel_id=channel_id
         )
@@ -126,7 +137,9 @@ def load_outcome(settings: Settings, job_id: int) -> Outcome | None:
                     missing += 1
                     continue
                 pictures.append(Picture(image.id, image.index, image.seed, path.read_bytes(), image.nsfw))
-        return Outcome(job.id, job.state, job.error, dict(job.recipe), pictures, missing)
+        return Outcome(
+            job.id, job.state, job.error, dict(job.recipe), pictures, missing, job.exact_of_image_id, job.exact_match
+        )
 
 
 def mark_delivered(settings: Settings, job_id: int, message_id: int) -> None:

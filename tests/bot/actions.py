@@ -41,7 +41,7 @@ def all_jobs(settings: Settings) -> list[Job]:
         return list(session.scalars(select(Job).order_by(Job.id)))
 
 
-def finish_job(settings: Settings, job_id: int, *, publish: bool = True) -> bytes:
+def finish_job(settings: Settings, job_id: int, *, publish: bool = True, exact_match: bool | None = None) -> bytes:
     """Claim and complete the job with one real PNG in the store; returns the PNG's bytes."""
     with session_scope(settings.database_url) as session:
         job = jobs.claim(session, job_id, WORKER, 60)
@@ -60,7 +60,7 @@ def finish_job(settings: Settings, job_id: int, *, publish: bool = True) -> byte
             infotext=infotext,
         )
         client: Any = events.redis_client(settings.redis_url) if publish else Unheard()
-        assert jobs.complete(session, client, job_id, WORKER, [record])
+        assert jobs.complete(session, client, job_id, WORKER, [record], exact_match=exact_match)
     return (settings.paths.images_dir / stored.file_path).read_bytes()
 
 

@@ -19,11 +19,11 @@ def components(image_ids: list[int]) -> list[dict[str, Any]]:
     return asyncio.run(build())
 
 
-def test_single_image_has_six_buttons_on_two_rows() -> None:
-    """One image: reroll, variations, upscale, parameters; then the gallery link and delete."""
+def test_single_image_has_seven_buttons_on_two_rows() -> None:
+    """One image: reroll, variations, upscale, remix, parameters; then the gallery link and delete."""
     rows = components([5])
     first, second = ([c.get("custom_id") or c.get("url") for c in row["components"]] for row in rows)
-    assert first == ["atelier:reroll:5", "atelier:vary:5", "atelier:upscale:5", "atelier:info:5"]
+    assert first == ["atelier:reroll:5", "atelier:vary:5", "atelier:upscale:5", "atelier:remix:5", "atelier:info:5"]
     assert second == [f"{PUBLIC}/images/5", "atelier:delete:5"]
 
 
@@ -31,7 +31,7 @@ def test_batch_fits_discords_five_rows() -> None:
     """Four images: a row for the job and a row per image, at most five buttons a row."""
     rows = components([5, 6, 7, 8])
     assert len(rows) == 5 and all(len(row["components"]) <= 5 for row in rows)
-    assert [c["label"] for c in rows[4]["components"]] == ["V4", "U4", "P4", "4"]
+    assert [c["label"] for c in rows[4]["components"]] == ["V4", "U4", "R4", "P4", "4"]
     assert rows[4]["components"][0]["custom_id"] == "atelier:vary:8"
 
 
@@ -58,3 +58,14 @@ def test_cancel_view_carries_the_job_id() -> None:
     custom_id = asyncio.run(build())
     assert custom_id == "atelier:cancel:42"
     assert CancelButton.__discord_ui_compiled_template__.fullmatch(custom_id)
+
+
+def test_queue_view_has_a_cancel_per_job() -> None:
+    """/queue: one ✖️ per job, labelled with its number, parsed back by the cancel item."""
+    from bot.components import queue_view
+
+    async def build() -> list[dict[str, Any]]:
+        return [c for row in queue_view([7, 9]).to_components() for c in row["components"]]
+
+    buttons = asyncio.run(build())
+    assert [(b["custom_id"], b["label"]) for b in buttons] == [("atelier:cancel:7", "7"), ("atelier:cancel:9", "9")]

@@ -6,9 +6,11 @@ traffic, so tests should see that traffic. The bot points discord.py's REST at `
 the gateway address from `GET /gateway/bot`, as a sharded client does against the real Discord.
 
 The fake implements only what discord.py 2.7.1 calls for login, command sync, interaction
-responses, followups, channel messages and their edits and deletions, and button presses
+responses, followups, channel messages and their edits and deletions, button presses
 (`press_button`: a MESSAGE_COMPONENT interaction carrying the message the button is on, whose
-"original response" is then that message), and answers like Discord does where it matters: JSON
+"original response" is then that message), autocomplete (`autocomplete`), modal submits
+(`submit_modal`), message context menus (`send_message_command`, with the target message resolved)
+and members' messages with attachments it serves over loopback (`post_member_message`), and answers like Discord does where it matters: JSON
 with `Content-Type: application/json` exactly (discord.py compares the header string), 404
 "Unknown interaction" for a callback after 3 s or a second callback, 401 "Invalid Webhook Token" for
 an expired interaction token. Every request is recorded so tests can assert on what the bot said.
@@ -39,12 +41,20 @@ EPHEMERAL = 1 << 6
 # Interaction types, and component types (Discord's InteractionType, ComponentType).
 APPLICATION_COMMAND = 2
 MESSAGE_COMPONENT = 3
+APPLICATION_COMMAND_AUTOCOMPLETE = 4
+MODAL_SUBMIT = 5
 BUTTON = 2
+TEXT_INPUT = 4
+# Application command types: a slash command, and a message context-menu command.
+CHAT_INPUT = 1
+MESSAGE_COMMAND = 3
 # Interaction callback types (Discord's InteractionCallbackType).
 CHANNEL_MESSAGE = 4
 DEFERRED_CHANNEL_MESSAGE = 5
 DEFERRED_UPDATE_MESSAGE = 6
 UPDATE_MESSAGE = 7
+AUTOCOMPLETE_RESULT = 8
+MODAL = 9
 ALL_PERMISSIONS = str((1 << 50) - 1)
 GUILDS_INTENT = 1 << 0
 
@@ -129,6 +139,7 @@ class _State:
     by_token: dict[str, _Interaction] = field(default_factory=dict)
     commands: dict[str | None, list[dict[str, Any]]] = field(default_factory=dict)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # attachment path -> bytes
     identified: int = 0
 
 
@@ -250,6 +261,7 @@ class FakeDiscord:
         app.router.add_patch(channel_message, self._existing_channel_message)
         app.router.add_delete(channel_message, self._existing_channel_message)
         app.router.add_route("*", f"{api}/{{tail:.*}}", self._unknown)
+        app.router.add_get("/attachments/{channel}/{message}/{filename}", self._attachment)
         app.router.add_get("/gateway", self._gateway)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
@@ -409,6 +421,77 @@ class FakeDiscord:
         data = {"custom_id": custom_id, "component_type": BUTTON}
         channel = int(message["channel_id"])
         return self._send_interaction(MESSAGE_COMPONENT, custom_id, data, user, channel, self.guild_id, message)
+
+    def autocomplete(
+        self, name: str, options: Mapping[str, Any], focused: str, *, user: Mapping[str, Any] | None = None
+    ) -> SentInteraction:
+        """Dispatch APPLICATION_COMMAND_AUTOCOMPLETE for `/name` while the member types in `focused`
+        (its value in `options`, with what the other options hold so far)."""
+        option_list = [
+            {"name": k, "type": _option_type(v), "value": v, **({"focused": True} if k == focused else {})}
+            for k, v in options.items()
+            if v is not None
+        ]
+        data: dict[str, Any] = {
+            "id": self._command_id(name, self.guild_id),
+            "name": name,
+            "type": CHAT_INPUT,
+            "options": option_list,
+        }
+        if any(c["name"] == name for c in self.commands(self.guild_id)):
+            data["guild_id"] = str(self.guild_id)
+        return self._send_interaction(
+            APPLICATION_COMMAND_AUTOCOMPLETE, name, data, user, self.channel_id, self.guild_id
+        )
+
+    def submit_modal(
+        self, custom_id: str, values: Mapping[str, str], *, user: Mapping[str, Any] | None = None
+    ) -> SentInteraction:
+        """Dispatch MODAL_SUBMIT for the form `custom_id` with these text input values (by custom id)."""
+        rows = [
+            {"type": 1, "components": [{"type": TEXT_INPUT, "custom_id": key, "value": value}]}
+            for key, value in values.items()
+        ]
+        data = {"custom_id": custom_id, "components": rows}
+        return self._send_interaction(MODAL_SUBMIT, custom_id, data, user, self.channel_id, self.guild_id)
+
+    def send_message_command(
+        self, name: str, message_id: str | int, *, user: Mapping[str, Any] | None = None
+    ) -> SentInteraction:
+        """Dispatch a message context-menu command (`name`, e.g. "Show parameters") on a message that
+        exists, which the interaction carries resolved, as Discord does."""
+        message = self.message(message_id)
+        data: dict[str, Any] = {
+            "id": self._command_id(name, self.guild_id),
+            "name": name,
+            "type": MESSAGE_COMMAND,
+            "target_id": str(message["id"]),
+            "resolved": {"messages": {str(message["id"]): message}},
+        }
+        if any(c["name"] == name for c in self.commands(self.guild_id)):
+            data["guild_id"] = str(self.guild_id)
+        channel = int(message["channel_id"])
+        return self._send_interaction(APPLICATION_COMMAND, name, data, user, channel, self.guild_id)
+
+    def post_member_message(
+        self,
+        content: str,
+        files: Sequence[tuple[str, bytes, str]] = (),
+        *,
+        user: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A message a member posted in the channel, with (filename, bytes, content type) attachments
+        served at their `url` over loopback."""
+        uploads = [UploadedFile(name, data, kind) for name, data, kind in files]
+        author = dict(user or self.default_user())
+        message = self._message(str(self.channel_id), {"content": content}, uploads, author=author)
+        return json.loads(json.dumps(message))
+
+    def callback_of(self, sent: SentInteraction, timeout: float = 15.0) -> Recorded:
+        """The bot's answer to the interaction (a defer, a modal, autocomplete choices)."""
+        return self.wait_for(
+            lambda r: r.method == "POST" and r.path == sent.callback_path, timeout=timeout, what="callback"
+        )
 
     def _send_interaction(
         self,
@@ -659,6 +742,9 @@ class FakeDiscord:
 
     def _attachments(self, channel_id: str, message_id: str, files: Sequence[UploadedFile]) -> list[dict[str, Any]]:
         url = f"http://127.0.0.1:{self.port}/attachments/{channel_id}/{message_id}"
+        with self._changed:
+            for f in files:
+                self._state.files[f"/attachments/{channel_id}/{message_id}/{f.filename}"] = f.data
         return [
             {
                 "id": str(self.snowflake()),
@@ -721,6 +807,7 @@ class FakeDiscord:
         for command in request[RECORDED].json or []:
             entry = {
                 "type": 1,
+                "description": "",  # context-menu commands have none; Discord answers ""
                 "default_member_permissions": None,
                 "nsfw": False,
                 **command,
@@ -864,6 +951,14 @@ class FakeDiscord:
         recorded: Recorded = request[RECORDED]
         self._edit(message, recorded.json, recorded.files)
         return _json(message)
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        """An attachment's bytes, as Discord's CDN serves them (no authorization)."""
+        with self._changed:
+            data = self._state.files.get(request.path)
+        if data is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=data, content_type="application/octet-stream")
 
     async def _unknown(self, _request: web.Request) -> web.Response:
         return _error(404, 0, "404: Not Found")
