@@ -88,6 +88,20 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class WebSession(Base):
+    """A gallery login. The browser's cookie carries a random token; the row is keyed by its SHA-256,
+    so a copy of the database logs nobody in. Deleting the row logs that browser out (revocation)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()
+
+
 class ModelFile(Base):
     __tablename__ = "model_files"
     __table_args__ = (UniqueConstraint("kind", "name"),)

@@ -115,9 +115,26 @@ class WebSettings(BaseSettings):
     gallery_host: str = "127.0.0.1"
     gallery_port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
+    # "Log in with Discord": the OAuth2 application's id and secret. With both empty the gallery offers
+    # only the local login (requests from this machine itself) and lets anyone draw.
     oauth_client_id: str = ""
     oauth_client_secret: str = ""
+    # Discord role ids (comma-separated) whose holders moderate the gallery; read from the member's
+    # roles in `ATELIER_DISCORD_GUILD_ID` at each login.
+    moderator_role_ids: str = ""
     secret_key: str = PLACEHOLDER_SECRET
+    # How long a login lasts before the member logs in again.
+    session_days: float = 7.0
+    # Votes (and un-votes) one member may cast per minute.
+    votes_per_minute: int = 30
+
+    @property
+    def oauth_configured(self) -> bool:
+        return bool(self.oauth_client_id and self.oauth_client_secret)
+
+    @property
+    def moderator_roles(self) -> frozenset[str]:
+        return frozenset(part.strip() for part in self.moderator_role_ids.split(",") if part.strip())
 
 
 class Settings(BaseSettings):
