@@ -11,13 +11,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from atelier.hashes import HashCache
 from atelier.schema import ModelKind
 from atelier.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from atelier.services.operations import Status as StatusLike
 
 app = typer.Typer(help="Atelier: a community's shared Stable Diffusion studio.", no_args_is_help=True)
 models_app = typer.Typer(help="Manage the model store.", no_args_is_help=True)
@@ -52,9 +55,11 @@ def _prepare(settings: Settings) -> None:
 @app.command()
 def up() -> None:
     """Start everything: embedded Redis (when no Redis URL is set), migrations, worker, gallery, bot."""
+    from atelier.logging_setup import setup_logging
     from atelier.supervisor import Part, Supervisor, python_module
 
     settings = get_settings()
+    setup_logging(settings)
     redis_process = None
     if not settings.redis.redis_url:
         from atelier.embedded import start_embedded_redis
@@ -68,7 +73,7 @@ def up() -> None:
         else:
             typer.echo("atelier: no ATELIER_DISCORD_TOKEN set; the Discord bot stays off")
         typer.echo(f"atelier: gallery on http://{settings.web.gallery_host}:{settings.web.gallery_port}")
-        code = Supervisor(parts).run()
+        code = Supervisor(parts, stop_grace_seconds=settings.render.shutdown_grace_seconds + 15).run()
     finally:
         if redis_process is not None:
             redis_process.terminate()
@@ -193,6 +198,52 @@ def sweep() -> None:
             session, events.redis_client(settings.redis_url), settings, settings.render.max_render_seconds
         )
     typer.echo(f"requeued {report.requeued}, failed {report.failed}")
+
+
+def _format_status(status: StatusLike) -> list[str]:
+    jobs = ", ".join(f"{state} {count}" for state, count in status.jobs.items())
+    lines = [f"jobs: {jobs}"]
+    oldest = status.oldest_queued
+    lines.append(
+        f"oldest queued: job {oldest.job_id}, waiting {oldest.age_seconds:.0f} s" if oldest else "oldest queued: none"
+    )
+    lines.append("queued by checkpoint:" + ("" if status.queued_by_checkpoint else " none"))
+    lines += [f"  {name}: {count}" for name, count in sorted(status.queued_by_checkpoint.items())]
+    if status.redis_error is not None:
+        lines.append(f"redis: unreachable ({status.redis_error}); broker queues and workers unknown")
+        return lines
+    lines.append("broker queues:")
+    lines += [f"  {name}: {count}" for name, count in (status.broker_queues or {}).items()]
+    workers = status.workers or {}
+    lines.append(f"workers: {len(workers)} live" + (":" if workers else ""))
+    lines += [f"  {name}: warm {', '.join(warm) or 'none'}" for name, warm in sorted(workers.items())]
+    return lines
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object, for scripts")] = False,
+) -> None:
+    """Queue depth per checkpoint (database and broker), live workers and their warm checkpoints, jobs per
+    state and the oldest waiting job. Exit 1 when Redis does not answer."""
+    from atelier import events
+    from atelier.db import session_scope
+    from atelier.services.operations import gather_status
+
+    settings = get_settings()
+    client = events.redis_client(settings.redis_url)
+    try:
+        with session_scope(settings.database_url) as session:
+            report = gather_status(session, client)
+    finally:
+        client.close()
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        for line in _format_status(report):
+            typer.echo(line)
+    if report.redis_error is not None:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -46,6 +46,13 @@ def advertise_worker(client: redis.Redis, worker: str, checkpoints: Iterable[str
     client.set(f"{WORKER_KEY_PREFIX}{worker}", json.dumps(sorted(checkpoints)), ex=WARM_TTL_SECONDS)
 
 
+def withdraw_worker(client: redis.Redis, worker: str, checkpoints: Iterable[str]) -> None:
+    """A stopping worker takes back its heartbeat and warm marks, so jobs it gives back go to the shared
+    queue (which every worker serves) rather than to a model queue that nobody may serve any more. A
+    mark another worker also holds is renewed by that worker within a housekeeping round."""
+    client.delete(f"{WORKER_KEY_PREFIX}{worker}", *(f"{WARM_KEY_PREFIX}{name}" for name in checkpoints))
+
+
 def live_workers(client: redis.Redis) -> dict[str, list[str]]:
     """Workers that advertised within the last `WARM_TTL_SECONDS`, with their warm checkpoints."""
     found: dict[str, list[str]] = {}

@@ -79,6 +79,8 @@ class RenderSettings(BaseSettings):
     vram_budget_gb: float = 0.0
     # Images one sampler call may render for compatible jobs of different members (1: no batching).
     max_batch_images: int = 8
+    # On SIGTERM a worker finishes its render if it ends within this many seconds, else gives the job back.
+    shutdown_grace_seconds: float = 30.0
 
 
 class SchedulingSettings(BaseSettings):

@@ -9,6 +9,7 @@ a part that then runs for a minute is considered healthy again.
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
@@ -19,6 +20,9 @@ from types import FrameType
 FIRST_RESTART_DELAY = 1.0
 MAX_RESTART_DELAY = 60.0
 HEALTHY_AFTER_SECONDS = 60.0
+STOP_GRACE_SECONDS = 20.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,8 +56,11 @@ def python_module(module: str) -> list[str]:
 
 
 class Supervisor:
-    def __init__(self, parts: list[Part]) -> None:
+    def __init__(self, parts: list[Part], stop_grace_seconds: float = STOP_GRACE_SECONDS) -> None:
         self.parts = parts
+        # How long parts may take to stop before they are killed: a worker finishing its render needs
+        # its own grace period (ATELIER_SHUTDOWN_GRACE_SECONDS) and a little more.
+        self.stop_grace_seconds = stop_grace_seconds
         self._stopping = False
 
     def _request_stop(self, _signum: int, _frame: FrameType | None) -> None:
@@ -68,7 +75,7 @@ class Supervisor:
         while not self._stopping:
             time.sleep(0.2)
             self.tend(time.monotonic())
-        self.stop()
+        self.stop(self.stop_grace_seconds)
         return 0
 
     def tend(self, now: float) -> None:
@@ -79,11 +86,11 @@ class Supervisor:
             if part.restart_at is None:
                 returncode = part.process.returncode if part.process else None
                 delay = part.schedule_restart(now)
-                print(f"atelier: {part.name} exited ({returncode}); restarting in {delay:g} s", file=sys.stderr)
+                log.warning("%s exited (%s); restarting in %g s", part.name, returncode, delay)
             elif now >= part.restart_at:
                 part.start()
 
-    def stop(self, grace_seconds: float = 20.0) -> None:
+    def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
         for part in reversed(self.parts):
             if part.running() and part.process is not None:
                 part.process.terminate()

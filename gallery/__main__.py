@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uvicorn
 
+from atelier.logging_setup import setup_logging
 from atelier.settings import get_settings
 from gallery.app import create_app
 
 
 def main() -> None:
     settings = get_settings()
+    setup_logging(settings)
     uvicorn.run(
         create_app(settings),
         host=settings.web.gallery_host,
@@ -18,6 +20,7 @@ def main() -> None:
         # Open job pages hold event streams; don't let them keep a stopping server up.
         timeout_graceful_shutdown=5,
         log_level="info",
+        log_config=None,  # uvicorn's lines go through atelier.logging_setup like every other
     )
 
 

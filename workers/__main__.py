@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 import os
+from typing import Any
 
+from celery.signals import setup_logging as celery_logging
+
+from atelier.logging_setup import setup_logging
 from atelier.queue import SHARED_QUEUE, model_queue
 from atelier.settings import get_settings
 
 
+def _keep_our_logging(**_: Any) -> None:
+    """Celery configures logging only when nobody answers this signal."""
+
+
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_logging(get_settings())
+    celery_logging.connect(_keep_our_logging, weak=False)  # Celery would add its own handlers otherwise
     from workers.app import app, warm_checkpoint_names
 
     queues = ",".join([SHARED_QUEUE, *(model_queue(name) for name in warm_checkpoint_names(get_settings()))])

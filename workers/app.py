@@ -12,23 +12,30 @@ from sqlalchemy import select
 
 from atelier import events
 from atelier.db import migrate, session_factory
-from atelier.queue import RENDER_TASK, WARM_TTL_SECONDS, advertise_warm, advertise_worker, celery_app
+from atelier.queue import (
+    RENDER_TASK,
+    WARM_TTL_SECONDS,
+    advertise_warm,
+    advertise_worker,
+    celery_app,
+    withdraw_worker,
+)
 from atelier.schema import ModelFile, ModelKind
 from atelier.services.jobs import sweep
 from atelier.settings import Settings, get_settings
+from workers.shutdown import SHUTDOWN
 from workers.tasks import WORKER_ID, pipeline_cache, render_job
 
 log = logging.getLogger(__name__)
 
 app = celery_app()
 _stop = threading.Event()
+_warm: list[str] = []
 
 
 @app.task(name=RENDER_TASK)  # type: ignore[untyped-decorator]
 def render(job_id: int) -> str:
-    result = render_job(int(job_id))
-    log.info("job %s: %s", job_id, result)
-    return result
+    return render_job(int(job_id))  # logs its outcome with the job ids it rendered
 
 
 def warm_checkpoint_names(settings: Settings) -> list[str]:
@@ -62,7 +69,7 @@ def housekeeping_forever(warm: list[str]) -> None:
     by the live workers) and sweep lost jobs back into the queue."""
     settings = get_settings()
     stale_after = settings.render.max_render_seconds + 600
-    while True:
+    while not _stop.is_set():
         try:
             client = events.redis_client(settings.redis_url)
             advertise_warm(client, warm)
@@ -83,10 +90,22 @@ def _start_housekeeping(**_: Any) -> None:
     settings = get_settings()
     migrate(settings.database_url)
     warm = preload(settings)
+    _warm[:] = warm
     threading.Thread(target=housekeeping_forever, args=(warm,), name="housekeeping", daemon=True).start()
     log.info("worker ready (warm: %s)", ", ".join(warm) or "none")
 
 
 @worker_shutting_down.connect
 def _stop_housekeeping(**_: Any) -> None:
+    """SIGTERM: stop advertising, and let the running render finish within the grace period or give its
+    job back (workers.shutdown)."""
     _stop.set()
+    settings = get_settings()
+    SHUTDOWN.begin(settings.render.shutdown_grace_seconds)
+    log.info("shutting down: a running render gets %gs to finish", settings.render.shutdown_grace_seconds)
+    try:
+        client = events.redis_client(settings.redis_url)
+        withdraw_worker(client, WORKER_ID, _warm)
+        client.close()
+    except Exception:
+        log.exception("could not withdraw this worker's heartbeat")

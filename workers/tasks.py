@@ -29,6 +29,7 @@ from atelier import events
 from atelier.db import session_factory
 from atelier.errors import AtelierError
 from atelier.infotext import format_infotext
+from atelier.logging_setup import job_context
 from atelier.recipe import Recipe
 from atelier.render_plan import work_units
 from atelier.schema import Image as StoredImage
@@ -43,6 +44,7 @@ from workers.lease import LeaseKeeper
 from workers.model_cache import GIB, PipelineCache
 from workers.networks import NetworkMissing, networks_applied
 from workers.preview import PreviewBudget, data_url
+from workers.shutdown import SHUTDOWN
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,11 @@ def render_job(job_id: int) -> str:
                     group = [job, *_claim_companions(session, job, pipe)] if pipe is not None else [job]
                     names = ", ".join(str(member.id) for member in group)
                     label = f"job {names}" if len(group) == 1 else f"batch of {len(group)} jobs ({names})"
-                    return f"{label}: " + _render_claimed(session, sessions, client, group, pipe, load_error)
+                    with job_context(*(member.id for member in group)):
+                        outcome = f"{label}: " + _render_claimed(session, sessions, client, group, pipe, load_error)
+                        log.info("%s", outcome)
+                    return outcome
+            log.info("job %s: nothing to claim: every waiting job is taken", job_id)
             return "nothing to claim: every waiting job is taken"
     finally:
         client.close()
@@ -165,6 +171,8 @@ class StepReporter:
             row += Recipe.from_json(job.recipe).count
         self.previews = PreviewBudget()
         self.last_report = 0.0
+        self.started = time.monotonic()
+        self.shutting_down = False
 
     def live_jobs(self) -> list[int]:
         """Jobs still ours and not cancelled (one Redis EXISTS each: cheaper than a step by far)."""
@@ -173,6 +181,9 @@ class StepReporter:
 
     def __call__(self, step: int, total: int, latents: torch.Tensor) -> bool:
         self.lease.step = step
+        if SHUTDOWN.should_stop(self.started, step, total):  # the worker is stopping and this would not end in time
+            self.shutting_down = True
+            return False
         live = self.live_jobs()
         if not live:
             return False
@@ -230,6 +241,7 @@ def _render_claimed(
 ) -> str:
     settings = get_settings()
     recipes = [Recipe.from_json(job.recipe) for job in group]
+    reporter: StepReporter | None = None
     try:
         if pipe is None:
             raise load_error or RuntimeError("the checkpoint could not be loaded")
@@ -251,6 +263,11 @@ def _render_claimed(
             outcomes.append("done" if done else "rendered, but the job was taken away or cancelled")
         return f"{', '.join(dict.fromkeys(outcomes))} in {elapsed:.2f}s"
     except InterruptedError:
+        if reporter is not None and reporter.shutting_down:
+            held = [job.id for job in group if reporter.lease.holds(job.id)]
+            released = [job_id for job_id in held if not jobs.cancel_requested(client, job_id)]
+            released = [job_id for job_id in released if jobs.release(session, client, job_id, WORKER_ID, settings)]
+            return f"stopped: the worker is shutting down; requeued {released}"
         if all(jobs.cancel_requested(client, job.id) for job in group):
             return "stopped: cancelled"
         return "stopped: the jobs were taken away or cancelled"

@@ -104,7 +104,7 @@ def submit(
     try:
         enqueue(job, events.shared_client(settings.redis_url), settings)
     except Exception:  # broker down: the job is safe in the database; the sweeper enqueues it later
-        log.exception("job %s: enqueue failed; the sweeper will retry", job.id)
+        log.exception("job %s: enqueue failed; the sweeper will retry", job.id, extra={"job_id": job.id})
     else:
         job.enqueued_at = _now()
     job.queue_position, job.eta_seconds = queue_estimate(session, job, settings)
@@ -305,6 +305,39 @@ def fail(
     return JobState.FAILED
 
 
+def release(session: Session, client: redis.Redis, job_id: int, worker: str, settings: Settings | None = None) -> bool:
+    """Give a job back unfinished (the worker is shutting down): queued again at once, the attempt not
+    counted, a fresh message sent so another worker starts it now; False if we no longer held it."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.lease_owner == worker, Job.state == JobState.RUNNING)
+        .values(
+            state=JobState.QUEUED,
+            attempts=Job.attempts - 1,
+            lease_owner=None,
+            lease_expires_at=None,
+            progress_step=0,
+            started_at=None,
+            enqueued_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    job = get_job(session, job_id)
+    session.refresh(job)
+    try:
+        enqueue(job, client, settings)
+    except Exception:  # the sweeper sends it once the broker is back (enqueued_at stays empty)
+        log.exception("job %s: released; enqueue failed, the sweeper will retry", job_id, extra={"job_id": job_id})
+    else:
+        job.enqueued_at = _now()
+        session.commit()
+    events.publish(client, "queued", job_id)
+    return True
+
+
 @dataclass(frozen=True)
 class SweepReport:
     requeued: list[int]
@@ -348,7 +381,7 @@ def sweep(session: Session, client: redis.Redis, settings: Settings, stale_after
         try:
             enqueue(job, client, settings)
         except Exception:
-            log.exception("sweeper: enqueue of job %s failed", job.id)
+            log.exception("sweeper: enqueue of job %s failed", job.id, extra={"job_id": job.id})
             continue
         job.enqueued_at = now
         requeued.append(job.id)
@@ -439,7 +472,7 @@ def cancel(session: Session, client: redis.Redis, job_id: int, actor: Actor) -> 
         client.set(cancel_key(job_id), "1", ex=CANCEL_FLAG_SECONDS)
         events.publish(client, "cancelled", job_id)
     except redis.RedisError:  # the state is already cancelled: the worker's lease renewal sees it too
-        log.exception("job %s: cancel flag not published", job_id)
+        log.exception("job %s: cancel flag not published", job_id, extra={"job_id": job_id})
     return job
 
 
