@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from atelier.errors import InvalidInput
+from atelier.recipe import SIZE_RANGE
 
 MAX_CHOICES = 25  # Discord shows at most 25 suggestions
 CHOICE_NAME_LIMIT = 100
@@ -64,10 +65,13 @@ def aspect_size(aspect: str, native: int) -> tuple[int, int]:
 
 
 def size_presets(native: int) -> list[tuple[str, str]]:
-    """(label, value) for each aspect preset of a checkpoint whose native edge is `native`."""
+    """(label, value) for each aspect preset of a checkpoint whose native edge is `native`; presets with
+    a side under the recipe's minimum are left out (a 64-pixel model is offered 1:1 only)."""
     presets = []
     for aspect in ASPECTS:
         width, height = aspect_size(aspect, native)
+        if min(width, height) < SIZE_RANGE[0]:
+            continue
         presets.append((f"{aspect} — {width}x{height}", aspect))
     return presets
 

@@ -1,7 +1,8 @@
 """Message context menus: "Show parameters" and "Remix with Atelier" on any message with an image.
 
 Where the parameters come from, best first: a result message of ours is looked up in the gallery
-(its recipe, with lineage for a remix); any other message's first image attachment is read for
+(by its files' names, `atelier_<job>_<index>_<seed>.png`, else by the message id recorded at
+delivery; its recipe, with lineage for a remix); any other message's first image attachment is read for
 A1111's "parameters" PNG chunk (only up to the pixels, `bot.png_text`); a PNG without that chunk is
 still recognised when its bytes are a stored gallery image (files are stored under their sha256).
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+OUR_FILE = re.compile(r"(?:SPOILER_)?atelier_([1-9][0-9]{0,18})_([0-9]{1,2})_[0-9]+\.png")
 DOWNLOAD_SECONDS = 10.0
 REMIX_BUDGET_SECONDS = 2.3
 NO_IMAGE = "❌ This message has no image of ours, and no PNG attachment with A1111 parameters."
@@ -55,7 +58,11 @@ async def find(bot: AtelierBot, message: discord.Message, download_seconds: floa
     """The infotext behind a message's image, and its gallery record when it has one."""
     settings = bot.settings
     if bot.user is not None and message.author.id == bot.user.id:
-        ours = await asyncio.to_thread(store_commands.message_image, settings, message.id)
+        named = next((m for a in message.attachments if (m := OUR_FILE.fullmatch(a.filename))), None)
+        if named is not None:  # the delivery names files after their job and index
+            ours = await asyncio.to_thread(store_commands.job_image, settings, int(named[1]), int(named[2]))
+        else:
+            ours = await asyncio.to_thread(store_commands.message_image, settings, message.id)
         if ours is not None:
             return Found(ours[1], ours[0])
     attachment = _first_image(message)

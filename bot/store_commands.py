@@ -98,6 +98,14 @@ def message_image(settings: Settings, message_id: int) -> tuple[RemixSource, str
         return None if image is None else (_source_of(image), image.infotext)
 
 
+def job_image(settings: Settings, job_id: int, index: int) -> tuple[RemixSource, str] | None:
+    """A visible gallery image by its job and place in the batch (what our result files are named after)."""
+    with open_session(settings) as session:
+        query = select(Image).where(Image.job_id == job_id, Image.index == index, Image.hidden.is_(False))
+        image = session.scalars(query).first()
+        return None if image is None else (_source_of(image), image.infotext)
+
+
 def file_image(settings: Settings, data: bytes) -> tuple[RemixSource, str] | None:
     """The gallery image whose stored file is exactly these bytes (a re-posted Atelier PNG)."""
     digest = hashlib.sha256(data).hexdigest()

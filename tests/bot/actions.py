@@ -15,7 +15,7 @@ from atelier.schema import Job
 from atelier.services import jobs
 from atelier.settings import Settings
 from atelier.storage import store_image
-from tests.helpers.fake_discord import EPHEMERAL, FakeDiscord, Recorded, SentInteraction
+from tests.helpers.fake_discord import AUTOCOMPLETE_RESULT, EPHEMERAL, MODAL, FakeDiscord, Recorded, SentInteraction
 from tests.helpers.processes import Process
 
 WORKER = "test-worker"
@@ -29,9 +29,9 @@ class Unheard:
         return 0
 
 
-def draw(fake: FakeDiscord, **options: Any) -> SentInteraction:
-    """Send /draw and wait until the bot has answered with its queue position."""
-    sent = fake.send_slash_command("draw", options)
+def draw(fake: FakeDiscord, user: dict[str, Any] | None = None, **options: Any) -> SentInteraction:
+    """Send /draw (as `user`, default Ada) and wait until the bot has answered with its queue position."""
+    sent = fake.send_slash_command("draw", options, user=user)
     fake.wait_for(lambda r: r.method == "PATCH" and r.path == sent.original_path, what="queued reply")
     return sent
 
@@ -119,3 +119,19 @@ def private_answer(fake: FakeDiscord, sent: SentInteraction) -> Recorded:
         lambda r: r.method == "POST" and r.path == sent.webhook_path and bool(r.flags & EPHEMERAL),
         what="ephemeral followup",
     )
+
+
+def choices(fake: FakeDiscord, sent: SentInteraction) -> list[dict[str, Any]]:
+    """The autocomplete suggestions the bot answered with."""
+    callback = fake.callback_of(sent)
+    assert callback.json["type"] == AUTOCOMPLETE_RESULT, callback.json
+    return list(callback.json["data"]["choices"])
+
+
+def modal(fake: FakeDiscord, sent: SentInteraction) -> tuple[str, dict[str, str]]:
+    """The form the bot opened: its custom id and its inputs' prefilled values by custom id."""
+    callback = fake.callback_of(sent)
+    assert callback.json["type"] == MODAL, callback.json
+    data = callback.json["data"]
+    inputs = [c for row in data["components"] for c in row.get("components") or [row.get("component") or {}]]
+    return data["custom_id"], {c["custom_id"]: c.get("value") or "" for c in inputs if "custom_id" in c}

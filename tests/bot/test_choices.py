@@ -45,6 +45,11 @@ def test_presets_follow_the_native_edge() -> None:
     assert aspect_size("9:16", 512) == (384, 680)
 
 
+def test_presets_too_small_for_the_recipe_are_not_offered() -> None:
+    """A 64-pixel model is offered 1:1 only: every other aspect would have a side under 64."""
+    assert size_presets(64) == [("1:1 — 64x64", "1:1")]
+
+
 def test_size_accepts_an_explicit_width_and_height() -> None:
     """A typed "768x512" is taken as is (the recipe checks its bounds)."""
     assert parse_size("768x512", 512) == (768, 512)
