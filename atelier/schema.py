@@ -152,6 +152,9 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     # Seconds the worker spent rendering (not waiting): what daily GPU quotas and ETAs add up.
     render_seconds: Mapped[float | None] = mapped_column()
+    # Sampler steps of one native-size image the job asks for (atelier.render_plan.work_units): ETAs
+    # multiply it by the checkpoint's measured pace.
+    work_units: Mapped[float | None] = mapped_column()
     # "Re-render exact": the stored image this job renders again, and whether the pixels came out equal.
     exact_of_image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", use_alter=True))
     exact_match: Mapped[bool | None] = mapped_column(Boolean)

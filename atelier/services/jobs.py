@@ -23,7 +23,7 @@ from atelier.errors import Forbidden, InvalidInput, NotFound
 from atelier.prompt import ParsedPrompt, check_prompt
 from atelier.queue import RENDER_TASK, broker_backlog, celery_app, live_workers, queue_for
 from atelier.recipe import EmbeddingUse, LoraUse, Recipe, checkpoint_name, parse_recipe
-from atelier.render_plan import total_steps
+from atelier.render_plan import total_steps, work_units
 from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind, Role, User
 from atelier.services import scheduling
 from atelier.services.models import resolve_checkpoint
@@ -94,6 +94,7 @@ def submit(
         checkpoint_id=checkpoint.id,
         state=JobState.QUEUED,
         progress_total=total_steps(recipe),
+        work_units=work_units(recipe, checkpoint.native_size),
         parent_image_id=parent_image_id,
         exact_of_image_id=exact_of_image_id,
         discord_channel_id=discord_channel_id,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from atelier.errors import Refused
 from atelier.recipe import Recipe
@@ -45,7 +45,11 @@ def fair_order(session: Session, settings: Settings) -> list[Job]:
     """Queued jobs in the order they should run: each member's n-th waiting job (counting the jobs
     they already have rendering) gets turn n / weight; ties go to the older job."""
     queued = session.scalars(
-        select(Job).where(Job.state == JobState.QUEUED).order_by(Job.id).limit(MAX_CONSIDERED)
+        select(Job)
+        .options(defer(Job.recipe))  # ordering needs owners only; a batch's companions load theirs
+        .where(Job.state == JobState.QUEUED)
+        .order_by(Job.id)
+        .limit(MAX_CONSIDERED)
     ).all()
     if not queued:
         return []
@@ -93,22 +97,44 @@ def companions(session: Session, settings: Settings, job: Job, room: int) -> lis
 def seconds_per_unit(session: Session, checkpoint_id: int | None, native_size: int) -> float:
     """Measured from the checkpoint's recent renders; a default until it has rendered anything."""
     rows = session.execute(
-        select(Job.recipe, Job.render_seconds)
+        select(Job.id, Job.work_units, Job.render_seconds)
         .where(Job.state == JobState.DONE, Job.checkpoint_id == checkpoint_id, Job.render_seconds.is_not(None))
         .order_by(Job.id.desc())
         .limit(RECENT_JOBS)
     )
     seconds = units = 0.0
-    for recipe, spent in rows:
+    for job_id, recorded, spent in rows:
         seconds += float(spent or 0.0)
-        units += work_units(Recipe.from_json(recipe), native_size)
+        if recorded is None:  # jobs from before work was recorded
+            recipe = session.scalar(select(Job.recipe).where(Job.id == job_id))
+            recorded = work_units(Recipe.from_json(recipe or {"prompt": ""}), native_size)
+        units += float(recorded)
     return seconds / units if units else DEFAULT_SECONDS_PER_UNIT
 
 
+class Pace:
+    """Each checkpoint's measured seconds per unit of work, looked up once per checkpoint: estimating a
+    queue of hundreds of jobs on a few checkpoints costs a few queries, not hundreds."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._per_checkpoint: dict[tuple[int | None, int], float] = {}
+
+    def per_unit(self, checkpoint_id: int | None, native_size: int) -> float:
+        key = (checkpoint_id, native_size)
+        if key not in self._per_checkpoint:
+            self._per_checkpoint[key] = seconds_per_unit(self.session, checkpoint_id, native_size)
+        return self._per_checkpoint[key]
+
+    def seconds(self, job: Job) -> float:
+        """How long the job's render should take."""
+        native = job.checkpoint.native_size if job.checkpoint is not None else 512
+        units = job.work_units if job.work_units is not None else work_units(Recipe.from_json(job.recipe), native)
+        return units * self.per_unit(job.checkpoint_id, native)
+
+
 def estimated_seconds(session: Session, job: Job) -> float:
-    native = job.checkpoint.native_size if job.checkpoint is not None else 512
-    recipe = Recipe.from_json(job.recipe)
-    return work_units(recipe, native) * seconds_per_unit(session, job.checkpoint_id, native)
+    return Pace(session).seconds(job)
 
 
 @dataclass(frozen=True)
@@ -124,13 +150,11 @@ def standing(session: Session, settings: Settings, job: Job, workers: int = 1) -
     order = fair_order(session, settings)
     ahead = next((index for index, queued in enumerate(order) if queued.id == job.id), len(order))
     running = session.scalars(select(Job).where(Job.state == JobState.RUNNING)).all()
-    remaining = sum(
-        estimated_seconds(session, other) * (1 - other.progress_step / max(other.progress_total, 1))
-        for other in running
-    )
-    queued_before = sum(estimated_seconds(session, other) for other in order[:ahead])
+    pace = Pace(session)
+    remaining = sum(pace.seconds(other) * (1 - other.progress_step / max(other.progress_total, 1)) for other in running)
+    queued_before = sum(pace.seconds(other) for other in order[:ahead])
     wait = (remaining + queued_before) / max(workers, 1)
-    return Standing(position=ahead + 1, eta_seconds=wait + estimated_seconds(session, job))
+    return Standing(position=ahead + 1, eta_seconds=wait + pace.seconds(job))
 
 
 def _start_of_day(moment: datetime) -> datetime:
@@ -172,9 +196,9 @@ def admit(session: Session, settings: Settings, owner_id: int | None, recipe: Re
     pending = session.scalars(
         select(Job).where(Job.owner_id == owner_id, Job.state.in_([JobState.QUEUED, JobState.RUNNING]))
     ).all()
-    promised = sum(estimated_seconds(session, job) for job in pending)
-    native = checkpoint.native_size
-    this_job = work_units(recipe, native) * seconds_per_unit(session, checkpoint.id, native)
+    pace = Pace(session)
+    promised = sum(pace.seconds(job) for job in pending)
+    this_job = work_units(recipe, checkpoint.native_size) * pace.per_unit(checkpoint.id, checkpoint.native_size)
     if float(used or 0.0) + promised + this_job > quota:
         resets = midnight + timedelta(days=1)
         raise Refused(
