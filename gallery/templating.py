@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from fastapi.templating import Jinja2Templates
@@ -56,6 +57,11 @@ def duration(seconds: float | None) -> str:
     return f"about {round(seconds / 60)} min"
 
 
+def viewer_of(request: Any) -> Any:
+    """The viewer a route resolved for this request (None when the route did not ask who it is)."""
+    return getattr(request.state, "viewer", None)
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
@@ -65,7 +71,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(ago=ago, iso=iso, utc=utc, duration=duration)
-    env.globals.update(version=__version__)
+    env.globals.update(version=__version__, viewer_of=viewer_of)
     return env
 
 

@@ -1,8 +1,8 @@
-"""Who is looking: the one place that decides what a request may see.
+"""Who is looking: the one place that decides what a request may see and do.
 
-There is no login yet, so every viewer is an anonymous non-moderator; the only thing a visitor
-chooses is whether NSFW thumbnails are shown unblurred (a cookie). When login arrives, the session
-lookup goes into `current_viewer` and every query that takes a `Viewer` follows without change.
+`current_viewer` reads the session cookie (see `gallery.login`) and returns the logged-in member,
+a moderator when their role says so, or an anonymous visitor; every query that takes a `Viewer`
+follows. A visitor also chooses whether NSFW thumbnails are shown unblurred (a cookie).
 """
 
 from __future__ import annotations
@@ -12,6 +12,12 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+
+from atelier.errors import Forbidden
+from atelier.services.logins import logged_in
+from atelier.settings import Settings
+from gallery.deps import SessionDep, SettingsDep
+from gallery.login import session_token
 
 NSFW_COOKIE = "atelier_show_nsfw"
 NSFW_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -23,17 +29,46 @@ class Viewer:
 
     is_moderator: bool = False
     show_nsfw: bool = False
+    user_id: int | None = None
+    name: str = ""
+    # False when this visitor must log in before drawing (Discord login is configured).
+    may_draw: bool = True
+
+    @property
+    def logged_in(self) -> bool:
+        return self.user_id is not None
 
 
 ANONYMOUS = Viewer()
 
 
-def current_viewer(request: Request) -> Viewer:
-    """The viewer of this request: anonymous (no login yet), with their NSFW preference."""
-    return Viewer(is_moderator=False, show_nsfw=request.cookies.get(NSFW_COOKIE) == "1")
+def current_viewer(request: Request, session: SessionDep, settings: SettingsDep) -> Viewer:
+    """The viewer of this request: the member of a live session, else anonymous; with their NSFW
+    preference. Kept on `request.state` so the page header can say who is logged in."""
+    show_nsfw = request.cookies.get(NSFW_COOKIE) == "1"
+    token = session_token(request, settings)
+    member = logged_in(session, token) if token else None
+    if member is None:
+        viewer = Viewer(show_nsfw=show_nsfw, may_draw=not settings.web.oauth_configured)
+    else:
+        viewer = Viewer(member.moderator, show_nsfw, member.user_id, member.name)
+    request.state.viewer = viewer
+    return viewer
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
+
+
+def drawing_owner(viewer: Viewer, settings: Settings) -> int | None:
+    """Whose job a render from this viewer is (fair share and quotas count per member).
+
+    Anonymous drawing is for the local default only: once Log in with Discord is configured, a
+    visitor must log in, or nobody's quota would apply to them."""
+    if viewer.user_id is not None:
+        return viewer.user_id
+    if settings.web.oauth_configured:
+        raise Forbidden("log in with Discord to draw; your renders then count toward your own share")
+    return None
 
 
 def safe_return_path(raw: str | None) -> str:
@@ -48,11 +83,13 @@ def safe_return_path(raw: str | None) -> str:
 
 
 def same_origin(request: Request) -> bool:
-    """False when a browser says the form was posted from another site (the Origin header).
+    """False when a browser says the request was sent from another site (Origin, Sec-Fetch-Site).
 
     Browsers send Origin with every cross-site POST, so checking it stops another site from
-    flipping a visitor's preferences; clients that send no Origin (curl, tests) are not browsers
-    carrying someone else's cookies, and pass."""
+    voting or drawing with a visitor's cookies; clients that send neither header (curl, tests) are
+    not browsers carrying someone else's cookies, and pass."""
+    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+        return False
     origin = request.headers.get("origin")
     if origin is None:
         return True

@@ -8,21 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from atelier.errors import Forbidden
 from atelier.schema import JobSource
 from atelier.services.jobs import get_job, submit
 from gallery.deps import JsonDep, SessionDep, SettingsDep, checked_id
 from gallery.presenters import job_status
+from gallery.viewer import ViewerDep, drawing_owner, same_origin
 
 router = APIRouter()
 
 
 @router.post("/api/jobs", status_code=201)
-def create_job(body: JsonDep, session: SessionDep, settings: SettingsDep) -> JSONResponse:
-    job = submit(session, settings, body, source=JobSource.WEB)
+def create_job(
+    request: Request, body: JsonDep, session: SessionDep, settings: SettingsDep, viewer: ViewerDep
+) -> JSONResponse:
+    """Queue a render as the logged-in member (cookie session; anonymous only without Discord login)."""
+    if not same_origin(request):
+        raise Forbidden("jobs can only be submitted from pages of this gallery or by non-browser clients")
+    job = submit(session, settings, body, source=JobSource.WEB, owner_id=drawing_owner(viewer, settings))
     status = job_status(session, job)
     headers = {"Location": f"/api/jobs/{job.id}"}
     return JSONResponse(status, status_code=201, headers=headers)

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from atelier.errors import InvalidInput
 from atelier.samplers import BY_NAME
 from atelier.schema import ModelKind
+from atelier.services.votes import voted_images
 from gallery.deps import SessionDep, SettingsDep
 from gallery.feed import feed_page
 from gallery.filters import FeedFilters, FeedQuery, Sort, feed_params, parse_feed_query
@@ -72,6 +73,7 @@ def _context(request: Request, session: Session, viewer: Viewer, query: FeedQuer
     }
     return {
         "viewer": viewer,
+        "voted": voted_images(session, viewer.user_id, [item.image.id for item in items]),
         "filters": filters,
         "search": search,
         "items": items,
@@ -81,6 +83,8 @@ def _context(request: Request, session: Session, viewer: Viewer, query: FeedQuer
         "continued": query.cursor is not None,
         "first_url": _url("/", feed_params(filters)),
         "current_url": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+        # Where a vote button goes back to without JavaScript: the full page this fragment belongs to.
+        "return_url": "/" + (f"?{request.url.query}" if request.url.query else ""),
     }
 
 

@@ -13,18 +13,19 @@ from fastapi.responses import RedirectResponse, Response
 from atelier.errors import Forbidden, InvalidInput
 from atelier.schema import JobSource
 from atelier.services.jobs import get_job, rerender_exact, submit
+from atelier.services.votes import tally, voted_images
 from gallery.deps import RECIPE_FIELDS, FormDep, SessionDep, SettingsDep, checked_id
 from gallery.forms import build_form
 from gallery.presenters import image_links, image_parameters, job_status, remix_query
 from gallery.queries import visible_image
 from gallery.templating import templates
-from gallery.viewer import same_origin
+from gallery.viewer import ViewerDep, drawing_owner, same_origin
 
 router = APIRouter()
 
 
 @router.get("/draw", name="draw_form")
-def draw_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def draw_form(request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep) -> Response:
     """The draw form alone; query parameters named like its fields prefill it (remix links use this)."""
     prefill = {name: request.query_params[name] for name in RECIPE_FIELDS if name in request.query_params}
     context = {"form": build_form(session, settings, prefill)}
@@ -32,9 +33,13 @@ def draw_form(request: Request, session: SessionDep, settings: SettingsDep) -> R
 
 
 @router.post("/draw", name="draw")
-def draw(request: Request, values: FormDep, session: SessionDep, settings: SettingsDep) -> Response:
+def draw(request: Request, values: FormDep, session: SessionDep, settings: SettingsDep, viewer: ViewerDep) -> Response:
+    """Queue the form's recipe as the logged-in member's job (anonymous only without Discord login)."""
+    if not same_origin(request):
+        raise Forbidden("a drawing can only be asked for from pages of this gallery")
+    owner_id = drawing_owner(viewer, settings)
     try:
-        job = submit(session, settings, values, source=JobSource.WEB)
+        job = submit(session, settings, values, source=JobSource.WEB, owner_id=owner_id)
     except InvalidInput as error:
         session.rollback()
         context = {"form": build_form(session, settings, values, error)}
@@ -43,17 +48,20 @@ def draw(request: Request, values: FormDep, session: SessionDep, settings: Setti
 
 
 @router.get("/jobs/{job_id}", name="job")
-def job_page(request: Request, job_id: str, session: SessionDep) -> Response:
+def job_page(request: Request, job_id: str, session: SessionDep, viewer: ViewerDep) -> Response:
     job = get_job(session, checked_id(job_id, "job"))
     context = {"job": job, "status": job_status(session, job), "recipe": job.recipe}
     return templates.TemplateResponse(request, "job.html", context)
 
 
 @router.get("/images/{image_id}", name="image")
-def image_page(request: Request, image_id: str, session: SessionDep) -> Response:
-    image = visible_image(session, checked_id(image_id, "image"))
+def image_page(request: Request, image_id: str, session: SessionDep, viewer: ViewerDep) -> Response:
+    image = visible_image(session, checked_id(image_id, "image"), viewer)
     context = {
+        "viewer": viewer,
         "image": image,
+        "score": tally(session, image.id),
+        "voted": image.id in voted_images(session, viewer.user_id, [image.id]),
         "links": image_links(image),
         "parameters": image_parameters(image),
         "remix": remix_query(image),
@@ -62,10 +70,13 @@ def image_page(request: Request, image_id: str, session: SessionDep) -> Response
 
 
 @router.post("/images/{image_id}/rerender-exact", name="rerender_exact")
-def rerender_exact_page(request: Request, image_id: str, session: SessionDep, settings: SettingsDep) -> Response:
+def rerender_exact_page(
+    request: Request, image_id: str, session: SessionDep, settings: SettingsDep, viewer: ViewerDep
+) -> Response:
     """Queue the image's recipe and seed again; its page then says whether the pixels matched."""
     if not same_origin(request):
         raise Forbidden("a re-render can only be asked for from pages of this gallery")
+    owner_id = drawing_owner(viewer, settings)
     image = visible_image(session, checked_id(image_id, "image"))
-    job = rerender_exact(session, settings, image.id, source=JobSource.WEB)
+    job = rerender_exact(session, settings, image.id, source=JobSource.WEB, owner_id=owner_id)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)

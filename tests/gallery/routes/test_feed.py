@@ -112,7 +112,7 @@ def test_card_shows_score_member_and_model(client: TestClient, registered: Setti
     made = add_image(registered, "a red circle", owner="Ada Lovelace")
     add_votes(registered, made["image_id"], 1, 1)
     html = client.get("/").text
-    assert '<span class="score" title="votes">♥ 2</span>' in html
+    assert '<span class="vote-count" data-role="vote-count">2</span>' in html
     assert '<a class="member" href="/?member=Ada%20Lovelace">Ada Lovelace</a>' in html
     assert '<span class="chip">tiny-test</span>' in html
 
