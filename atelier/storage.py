@@ -30,7 +30,7 @@ class StoredImage:
     height: int
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
+def write_atomically(target: Path, data: bytes) -> None:
     if target.exists():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +90,7 @@ def store_image(images_dir: Path, image: Image.Image, infotext: str) -> StoredIm
     data = png_bytes(image, infotext)
     digest = hashlib.sha256(data).hexdigest()
     relative = Path(digest[:2]) / f"{digest}.png"
-    _write_atomically(images_dir / relative, data)
+    write_atomically(images_dir / relative, data)
 
     thumbnail = image.convert("RGB")
     thumbnail.thumbnail((THUMBNAIL_EDGE, THUMBNAIL_EDGE))
@@ -101,7 +101,7 @@ def store_image(images_dir: Path, image: Image.Image, infotext: str) -> StoredIm
     buffer = io.BytesIO()
     thumbnail.save(buffer, format="WEBP", quality=85)
     thumb_relative = Path(digest[:2]) / f"{digest}.webp"
-    _write_atomically(images_dir / thumb_relative, buffer.getvalue())
+    write_atomically(images_dir / thumb_relative, buffer.getvalue())
     return StoredImage(str(relative), str(thumb_relative), image.width, image.height)
 
 
