@@ -27,6 +27,8 @@ models_app = typer.Typer(help="Manage the model store.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 prompt_app = typer.Typer(help="Check prompts before rendering.", no_args_is_help=True)
 app.add_typer(prompt_app, name="prompt")
+mod_app = typer.Typer(help="Moderation rules (as the machine's operator).", no_args_is_help=True)
+app.add_typer(mod_app, name="mod")
 
 
 def _exec_module(module: str, *args: str) -> None:
@@ -262,6 +264,58 @@ def cancel(job_id: int) -> None:
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"job {job.id} cancelled")
+
+
+@mod_app.command("ban")
+def mod_ban(
+    term: str, reason: Annotated[str, typer.Option(help="the rule members are shown when refused")] = ""
+) -> None:
+    """Keep a word or phrase out of prompts (whole words, any case, A1111 syntax ignored)."""
+    from atelier.db import migrate, session_scope
+    from atelier.errors import AtelierError
+    from atelier.services import moderation
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    try:
+        with session_scope(settings.database_url) as session:
+            rule = moderation.ban(session, term, reason)
+            typer.echo(f"banned {rule.term!r}: {rule.reason}")
+    except AtelierError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+@mod_app.command("unban")
+def mod_unban(term: str) -> None:
+    """Allow a banned word or phrase again."""
+    from atelier.db import session_scope
+    from atelier.errors import AtelierError
+    from atelier.services import moderation
+
+    try:
+        with session_scope(get_settings().database_url) as session:
+            moderation.unban(session, term)
+    except AtelierError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{moderation.normalise(term)!r} is allowed again")
+
+
+@mod_app.command("bans")
+def mod_bans() -> None:
+    """List the banned terms and their rules."""
+    from atelier.db import migrate, session_scope
+    from atelier.services import moderation
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        rules = moderation.banned_terms(session)
+        for rule in rules:
+            typer.echo(f"{rule.term}\t{rule.reason}")
+    if not rules:
+        typer.echo("no banned terms")
 
 
 @app.command("train-bundled")

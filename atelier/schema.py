@@ -196,3 +196,16 @@ class Vote(Base):
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id"), index=True)
     value: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BannedTerm(Base):
+    """A word or phrase the moderators keep out of prompts, with the rule a refused member is shown."""
+
+    __tablename__ = "banned_terms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Lower case, single spaces: what `atelier.services.moderation.normalise` makes of the input.
+    term: Mapped[str] = mapped_column(String(200), unique=True)
+    reason: Mapped[str] = mapped_column(String(300))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

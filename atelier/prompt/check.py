@@ -1,7 +1,8 @@
 """Prompt checks against the model registry: the one call `submit` makes before it writes a job.
 
 Parsing (`parse.py`) needs no database; this module adds what does: every `<lora:name>` must name an
-enabled LoRA in the registry, and textual-inversion words are looked up among registered embeddings.
+enabled LoRA in the registry, textual-inversion words are looked up among registered embeddings, and
+the moderators' banned terms are refused with their rule.
 Unknown names fail at submit time with the closest registered names, not on a worker minutes later.
 """
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from atelier.prompt.errors import PromptError
 from atelier.prompt.parse import ParsedPrompt, parse_prompt
 from atelier.schema import ModelFile, ModelKind
+from atelier.services.moderation import find_banned
 
 
 def check_prompt(session: Session, text: str, field: str, *, steps: int = 20) -> ParsedPrompt:
@@ -32,6 +34,9 @@ def check_prompt(session: Session, text: str, field: str, *, steps: int = 20) ->
                               ref.position, text)  # fmt: skip
         if not model.enabled:
             raise PromptError(field, f"LoRA {ref.name!r} is disabled by the moderators", ref.position, text)
+    banned = find_banned(session, text) if field == "prompt" else None  # negatives keep things out
+    if banned is not None:
+        raise PromptError(field, f"{banned.term!r} is not allowed here: {banned.reason}", banned.position, text)
     disabled = {m.name for m in models if m.kind == ModelKind.EMBEDDING and not m.enabled}
     for name in parsed.embeddings:
         if name in disabled:

@@ -102,3 +102,15 @@ def test_cancel_stops_a_waiting_job(registered: Settings) -> None:
         assert session.get(Job, job_id).state == JobState.CANCELLED  # type: ignore[union-attr]
     again = CliRunner().invoke(app, ["cancel", str(job_id)])
     assert again.exit_code == 1 and "already cancelled" in again.stderr
+
+
+def test_mod_ban_and_unban(registered: Settings) -> None:
+    """`atelier mod ban` adds a rule that `mod bans` lists and `mod unban` removes."""
+    runner = CliRunner()
+    assert runner.invoke(app, ["mod", "ban", "Gore", "--reason", "see #rules"]).stdout.strip() == (
+        "banned 'gore': see #rules"
+    )
+    assert runner.invoke(app, ["mod", "bans"]).stdout.strip() == "gore\tsee #rules"
+    assert runner.invoke(app, ["mod", "unban", "gore"]).exit_code == 0
+    missing = runner.invoke(app, ["mod", "unban", "gore"])
+    assert missing.exit_code == 1 and "not a banned term" in missing.stderr
