@@ -33,6 +33,8 @@ RECIPE_FIELDS = (
     "height",
     "seed",
     "count",
+    "init_image",
+    "denoising_strength",
 )
 
 

@@ -63,6 +63,8 @@ def default_values(session: Session, settings: Settings) -> dict[str, str]:
         "height": size,
         "seed": "-1",
         "count": "1",
+        "init_image": "",
+        "denoising_strength": "",
     }
 
 

@@ -4,6 +4,7 @@ its infinite scroll and the search form."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -167,3 +168,25 @@ def _render(settings: Settings, job_id: int) -> None:
         assert jobs.claim(session, job_id, "browser-test", 60) is not None
         assert jobs.complete(session, client, job_id, "browser-test", [record])
     client.close()
+
+
+def test_uploaded_picture_starts_an_img2img_job(base_url: str, registered: Settings, tmp_path: Path) -> None:
+    """Choosing a file uploads it, fills the init image and a denoise, and Draw queues an img2img job."""
+    upload = tmp_path / "mine.png"
+    picture("a red circle", 64).save(upload)
+    with chromium_page() as page:
+        page.goto(base_url + "/draw")
+        page.fill("#f-prompt", "a red circle")
+        page.click("summary")
+        page.set_input_files("#f-init_upload", str(upload))
+        deadline = time.monotonic() + 15  # the page's CSP forbids wait_for_function's eval: poll instead
+        while not page.input_value("#f-init_image").endswith(".png") and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        assert page.input_value("#f-denoising_strength") == "0.6"
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r"/jobs/\d+$"))
+    with session_scope(registered.database_url) as session:
+        from atelier.schema import Job
+
+        recipe = session.query(Job).one().recipe
+    assert recipe["init_image"].endswith(".png") and recipe["denoising_strength"] == 0.6

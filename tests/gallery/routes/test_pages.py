@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from atelier.db import session_scope
+from atelier.schema import Job
 from atelier.settings import Settings
 from gallery.app import create_app
 from tests.gallery.factories import add_failed_job, add_image, job_count
@@ -275,3 +277,24 @@ def test_image_page_says_whether_an_exact_rerender_matched(client: TestClient, r
     html = client.get(f"/images/{again['image_id']}").text
     assert f'Exact re-render of <a href="/images/{original["image_id"]}">' in html
     assert "the pixels differ" in html
+
+
+def test_remix_from_a_picture_prefills_img2img(client: TestClient, registered: Settings) -> None:
+    """The image page's "Remix from this picture" opens the form with the image as init image."""
+    made = add_image(registered, "a blue square", seed=55)
+    page = client.get(f"/images/{made['image_id']}").text
+    link = re.search(r'href="(/draw\?[^"]*init_image=[^"]+)"', page)
+    assert link is not None
+    form = client.get(link.group(1).replace("&amp;", "&")).text
+    assert f'name="init_image" type="text" value="{made["image_id"]}"' in form
+    assert '<details class="img2img" open>' in form
+
+
+def test_draw_from_a_gallery_image_queues_img2img(client: TestClient, registered: Settings) -> None:
+    made = add_image(registered)
+    form = {**GOOD_FORM, "init_image": str(made["image_id"]), "denoising_strength": "0.4"}
+    response = client.post("/draw", data=form, follow_redirects=False)
+    assert response.status_code == 303
+    with session_scope(registered.database_url) as session:
+        recipe = session.query(Job).order_by(Job.id.desc()).first().recipe  # type: ignore[union-attr]
+    assert (recipe["init_image"], recipe["denoising_strength"]) == (made["file_path"], 0.4)
