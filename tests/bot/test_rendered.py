@@ -46,3 +46,20 @@ def test_variation_of_a_rendered_image_is_delivered_as_its_child(
         image = session.get(Image, child_image)
         assert image is not None and image.job.parent_image_id == image_id
         assert image.job.state == JobState.DONE and image.job.recipe["denoising_strength"] == 0.4
+
+
+def test_reroll_exact_of_a_rendered_image_says_it_matched(
+    bot: Process, worker: Process, fake_discord: FakeDiscord, registered: Settings
+) -> None:
+    """/draw renders; /reroll-exact renders it again from the stored recipe, and the delivered result
+    says the pixels are identical (the worker compared them)."""
+    draw(fake_discord, prompt="a red circle", steps=4, seed=7)
+    (parent,) = all_jobs(registered)
+    (image_id,) = poll(lambda: image_ids(registered, parent.id), "rendered image")
+    result_message(fake_discord, image_id, timeout=RENDER_TIMEOUT)
+    fake_discord.send_slash_command("reroll-exact", {"image": str(image_id)})
+    child = poll(lambda: all_jobs(registered)[1:], "exact job", timeout=15)[0]
+    (again,) = poll(lambda: image_ids(registered, child.id), "re-rendered image")
+    message = result_message(fake_discord, again, timeout=RENDER_TIMEOUT)
+    assert f"✅ exact: the pixels are identical to image #{image_id}" in message["content"]
+    assert all_jobs(registered)[1].exact_match is True

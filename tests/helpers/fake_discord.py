@@ -10,10 +10,11 @@ responses, followups, channel messages and their edits and deletions, button pre
 (`press_button`: a MESSAGE_COMPONENT interaction carrying the message the button is on, whose
 "original response" is then that message), autocomplete (`autocomplete`), modal submits
 (`submit_modal`), message context menus (`send_message_command`, with the target message resolved)
-and members' messages with attachments it serves over loopback (`post_member_message`), and answers like Discord does where it matters: JSON
-with `Content-Type: application/json` exactly (discord.py compares the header string), 404
-"Unknown interaction" for a callback after 3 s or a second callback, 401 "Invalid Webhook Token" for
-an expired interaction token. Every request is recorded so tests can assert on what the bot said.
+and members' messages with attachments it serves over loopback (`post_member_message`), and
+answers like Discord does where it matters: JSON with `Content-Type: application/json` exactly
+(discord.py compares the header string), 404 "Unknown interaction" for a callback after 3 s or a
+second callback, 401 "Invalid Webhook Token" for an expired interaction token. Every request is
+recorded so tests can assert on what the bot said.
 
 It runs in a background thread with its own event loop, so synchronous pytest code can drive it.
 """
