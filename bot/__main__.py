@@ -17,6 +17,7 @@ import discord
 from pydantic import ValidationError
 
 from atelier.db import migrate
+from atelier.logging_setup import setup_logging
 from atelier.settings import Settings, load_settings
 from bot.client import AtelierBot, snowflake_setting
 from bot.endpoint import use_api_base
@@ -68,7 +69,7 @@ def main() -> int:
         snowflake_setting("ATELIER_DISCORD_GUILD_ID", settings.discord.discord_guild_id)
     except ValueError as exc:
         return _refuse(str(exc))
-    discord.utils.setup_logging(level=logging.INFO)
+    setup_logging(settings)  # the same key=value/JSON lines as every process, the token blanked
     if settings.discord.discord_api_base:
         try:
             use_api_base(settings.discord.discord_api_base)  # before anything builds a Route
