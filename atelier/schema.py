@@ -209,3 +209,31 @@ class BannedTerm(Base):
     reason: Mapped[str] = mapped_column(String(300))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    """One moderator action (who, what, on what, when, details): the audit log `/mod audit` shows.
+    Rows are only ever added; `actor_id` None is the machine's operator (the CLI)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(200))
+    details: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+    actor: Mapped[User | None] = relationship()
+
+
+class Policy(Base):
+    """A studio-wide rule moderators set, by name (e.g. `forced_negative`); a row per rule, so new
+    rules need no migration. Read at submit, so a change applies to the next job."""
+
+    __tablename__ = "policies"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
