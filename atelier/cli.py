@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -368,55 +367,29 @@ def render(
         typer.echo(str(path))
 
 
-def _tokenizer_dir(settings: Settings) -> Path | None:
-    """The default checkpoint's tokenizer folder, if the store has one."""
-    from atelier.db import session_scope
-    from atelier.services.models import default_checkpoint
-
-    with session_scope(settings.database_url) as session:
-        model = default_checkpoint(session)
-        relative, base_arch = (model.file_path, model.base_arch) if model is not None else (None, "sd1")
-    if relative is None:
-        return None
-    path = settings.paths.models_dir / relative
-    configs = settings.paths.models_dir / "configs"
-    folders = [path] if path.is_dir() else [configs / path.stem, configs / base_arch]
-    return next((f / "tokenizer" for f in folders if (f / "tokenizer" / "vocab.json").is_file()), None)
-
-
-def _token_counts(settings: Settings, prompt: str, negative: str, steps: int) -> dict[str, object] | None:
-    """Chunk token counts from the real tokenizer, computed in a `workers` process (no transformers here)."""
-    folder = _tokenizer_dir(settings)
-    if folder is None:
-        return None
-    command = [sys.executable, "-m", "workers.prompt_check", str(folder), str(steps), prompt, negative]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    if done.returncode != 0:
-        return None
-    counts: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return counts
-
-
 @prompt_app.command("check")
 def prompt_check(
     prompt: str,
     negative: Annotated[str, typer.Option(help="negative prompt")] = "",
     steps: Annotated[int, typer.Option(help="sampling steps (prompt editing depends on them)")] = 20,
 ) -> None:
-    """Check a prompt: token counts per 75-token chunk, unknown LoRAs, missing trigger words. Exit 1 on errors."""
+    """Check a prompt: token counts per 75-token chunk, unknown or mismatched LoRAs, banned terms, missing
+    trigger words, all at once. Exit 1 on errors."""
     from atelier.db import session_scope
     from atelier.prompt.check import review_prompt
+    from atelier.services.models import default_checkpoint
 
     settings = get_settings()
     with session_scope(settings.database_url) as session:
-        review = review_prompt(session, prompt, negative, steps=steps)
-    counts = _token_counts(settings, prompt, negative, steps)
+        checkpoint = default_checkpoint(session)
+        review = review_prompt(
+            session, prompt, negative, steps=steps, checkpoint=checkpoint, models_dir=settings.paths.models_dir
+        )
     for field, label in (("prompt", "prompt"), ("negative_prompt", "negative prompt")):
-        value = counts.get(field) if counts else None
-        if isinstance(value, list):
-            shown = ", ".join(f"{n}/75" for n in value) or "0/75"
+        if field in review.tokens:
+            shown = ", ".join(f"{n}/75" for n in review.tokens[field]) or "0/75"
             typer.echo(f"{label} tokens: {shown}")
-    if counts is None:
+    if not review.tokens:
         typer.echo("tokens: not counted (no tokenizer folder for the default checkpoint)")
     for name in review.loras:
         typer.echo(f"LoRA: {name}")

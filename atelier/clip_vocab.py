@@ -28,7 +28,7 @@ class VocabularyNotFound(Exception):
     """The BPE file is not where it was looked for; the message says where and how to get it."""
 
 
-def byte_symbols() -> list[str]:
+def byte_encoder() -> dict[int, str]:
     """CLIP's printable stand-in for each byte, in vocabulary order: printable bytes keep their own
     character, the rest map to code points from 256 up (so BPE never sees whitespace or control bytes)."""
     printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
@@ -39,7 +39,12 @@ def byte_symbols() -> list[str]:
             printable.append(byte)
             codes.append(256 + extra)
             extra += 1
-    return [chr(code) for code in codes]
+    return {byte: chr(code) for byte, code in zip(printable, codes, strict=True)}
+
+
+def byte_symbols() -> list[str]:
+    """The byte stand-ins in vocabulary order (the first 256 entries of CLIP's vocabulary)."""
+    return list(byte_encoder().values())
 
 
 def installed_bpe_file() -> Path:

@@ -4,9 +4,8 @@ Why our own encoder: diffusers' `encode_prompt` truncates at 77 tokens and knows
 weighting lerps from the empty prompt, so the same `(x:1.2)` would render differently from A1111
 (tech notes §1.5, §4). This file reimplements A1111's documented behaviour:
 
-- Every parsed fragment is tokenised on its own, without special tokens. Tokens fill chunks of 75; a full
-  chunk whose last 20 tokens hold a comma is cut after that comma and the rest moves to the next chunk;
-  `BREAK` closes the chunk at once. Each chunk is padded with EOS to 75 and framed as BOS + 75 + EOS = 77.
+- Chunking is `atelier.prompt.chunks` (shared with the prompt check's token counts): 75-token chunks,
+  comma backtracking within 20 tokens, `BREAK`, EOS padding, BOS + 75 + EOS = 77.
 - Each chunk goes through the text encoder alone. Clip skip follows A1111's numbering (1 = last layer):
   `hidden_states[-n]`, then the final layer norm. transformers ≥ 5.6 flattened `CLIPTextModel`, so the
   norm is found on the model itself (or under `.text_model` on older versions) — diffusers' own clip_skip
@@ -28,29 +27,16 @@ weighting lerps from the empty prompt, so the same `(x:1.2)` would render differ
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 
 from atelier.prompt import ParsedPrompt, parse_prompt
+from atelier.prompt.chunks import CHUNK_LENGTH, COMMA_BACKTRACK, Chunk, chunk_tokens
 
-CHUNK_LENGTH = 75
-COMMA_BACKTRACK = 20
 Emphasis = Literal["Original", "No norm", "Ignore"]
 Fragments = tuple[tuple[str, float], ...]
-
-
-@dataclass
-class Chunk:
-    """77 token ids (BOS + 75 + EOS) and the emphasis weight of each."""
-
-    tokens: list[int] = field(default_factory=list)
-    weights: list[float] = field(default_factory=list)
-
-
-def _is_break(text: str, weight: float) -> bool:
-    return text == "BREAK" and weight == -1.0
 
 
 class PromptEncoder:
@@ -79,53 +65,11 @@ class PromptEncoder:
         self.bos = int(tokenizer.bos_token_id)
         self.eos = int(tokenizer.eos_token_id)
         self.pad = int(tokenizer.pad_token_id) if tokenizer.pad_token_id is not None else self.eos
-        self.comma = tokenizer.get_vocab().get(",</w>")
         self._cache: dict[Fragments, torch.Tensor] = {}
 
     def tokenize(self, fragments: Sequence[tuple[str, float]]) -> list[Chunk]:
-        """A1111's chunking: 75 tokens per chunk, comma backtracking, BREAK, EOS padding."""
-        chunks: list[Chunk] = []
-        current = Chunk()
-        last_comma = -1
-
-        def close() -> None:
-            nonlocal current, last_comma
-            missing = CHUNK_LENGTH - len(current.tokens)
-            chunks.append(
-                Chunk(
-                    [self.bos, *current.tokens, *[self.eos] * missing, self.eos],
-                    [1.0, *current.weights, *[1.0] * missing, 1.0],
-                )
-            )
-            current, last_comma = Chunk(), -1
-
-        texts = [self.convert(t) if self.convert else t for t, w in fragments if not _is_break(t, w)]
-        encoded = iter(self.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"] if texts else [])
-        for text, weight in fragments:
-            if _is_break(text, weight):
-                close()
-                continue
-            for token in next(encoded):
-                if token == self.comma:
-                    last_comma = len(current.tokens)
-                elif (
-                    self.comma_backtrack
-                    and len(current.tokens) == CHUNK_LENGTH
-                    and last_comma != -1
-                    and len(current.tokens) - last_comma <= self.comma_backtrack
-                ):
-                    cut = last_comma + 1
-                    moved = Chunk(current.tokens[cut:], current.weights[cut:])
-                    current = Chunk(current.tokens[:cut], current.weights[:cut])
-                    close()
-                    current = moved
-                if len(current.tokens) == CHUNK_LENGTH:
-                    close()
-                current.tokens.append(int(token))
-                current.weights.append(float(weight))
-        if current.tokens or not chunks:
-            close()
-        return chunks
+        """A1111's chunking (`atelier.prompt.chunks`): 75 tokens per chunk, comma backtracking, BREAK."""
+        return chunk_tokens(self.tokenizer, fragments, comma_backtrack=self.comma_backtrack, convert=self.convert)
 
     @torch.no_grad()
     def encode_chunk(self, chunk: Chunk) -> torch.Tensor:

@@ -53,3 +53,53 @@
     }
   });
 })();
+
+// The live prompt check: as the member types, the server's check (the same one `/draw` and the bot run)
+// shows A1111's token counts per 75-token chunk and every problem with its position.
+(() => {
+  "use strict";
+  const form = document.getElementById("draw");
+  const out = form && form.querySelector('[data-role="prompt-check"]');
+  if (!out) return;
+  const field = (name) => form.elements.namedItem(name);
+  let timer = null;
+  let asked = 0;
+  const show = (review) => {
+    out.replaceChildren();
+    const counts = review.tokens && review.tokens.prompt;
+    if (counts) {
+      const line = document.createElement("span");
+      line.className = "token-count";
+      line.textContent = `tokens ${counts.length ? counts.map((n) => `${n}/75`).join(" · ") : "0/75"}`;
+      out.append(line);
+    }
+    for (const message of [...review.errors, ...review.warnings]) {
+      const item = document.createElement("span");
+      item.className = review.errors.includes(message) ? "check-error" : "check-warning";
+      item.textContent = message;
+      out.append(item);
+    }
+  };
+  const check = async () => {
+    const ticket = ++asked;
+    const body = {
+      prompt: field("prompt").value,
+      negative_prompt: field("negative_prompt").value,
+      checkpoint: field("checkpoint") ? field("checkpoint").value : "",
+      steps: field("steps") ? field("steps").value : "",
+    };
+    try {
+      const response = await fetch("/api/prompt/check", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+      if (response.ok && ticket === asked) show(await response.json());
+    } catch (error) {
+      // Offline for a moment: the check on submit still runs.
+    }
+  };
+  for (const name of ["prompt", "negative_prompt", "checkpoint", "steps"]) {
+    const input = field(name);
+    if (input) input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(check, 350); });
+  }
+  if (field("prompt").value) check();
+})();

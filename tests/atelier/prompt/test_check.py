@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -102,3 +104,36 @@ def test_review_collects_every_problem_and_trigger_words(session: Session) -> No
     assert len(review.errors) == 1 and review.errors[0].startswith("negative_prompt")
     bad = review_prompt(session, "a cat <lora:inkwsh:1>", "<lora:inkwash:1>")
     assert len(bad.errors) == 2 and "did you mean inkwash" in bad.errors[0]
+
+
+def test_review_reports_every_problem_of_a_field_at_once(session: Session) -> None:
+    """Two unknown LoRAs, an SDXL LoRA on an SD1 checkpoint and a banned word: four errors, in text order."""
+    from atelier.prompt.check import review_prompt
+    from atelier.services import moderation
+
+    add_model(session, ModelKind.LORA, "inkwash")
+    add_model(session, ModelKind.LORA, "xl-only")
+    session.scalars(select(ModelFile).where(ModelFile.name == "xl-only")).one().base_arch = "sdxl"
+    add_model(session, ModelKind.CHECKPOINT, "base15")
+    checkpoint = session.scalars(select(ModelFile).where(ModelFile.name == "base15")).one()
+    moderation.ban(session, "gore", "no gore")
+    prompt = "<lora:inkwsh:1> gore <lora:nope:1> <lora:xl-only:1>"
+    review = review_prompt(session, prompt, "", checkpoint=checkpoint)
+    assert [error.split(":")[1].strip()[:12] for error in review.errors] == [
+        "unknown LoRA", "'gore' is no", "unknown LoRA", "LoRA 'xl-onl",
+    ]  # fmt: skip
+    assert "sdxl models but 'base15' is sd1" in review.errors[3]
+
+
+def test_review_counts_tokens_per_chunk_with_the_checkpoints_tokenizer(session: Session, tmp_path: Path) -> None:
+    """Counts as A1111 shows them: 100 words make 75 + 25, BREAK closes a chunk, an empty field has none."""
+    from atelier.prompt.check import review_prompt
+    from tests.helpers.tiny_model import write_tokenizer
+
+    write_tokenizer(tmp_path / "configs" / "base15" / "tokenizer")
+    add_model(session, ModelKind.CHECKPOINT, "base15")
+    checkpoint = session.scalars(select(ModelFile).where(ModelFile.name == "base15")).one()
+    review = review_prompt(session, "a " * 100, "a BREAK cat", checkpoint=checkpoint, models_dir=tmp_path)
+    assert review.tokens == {"prompt": [75, 25], "negative_prompt": [1, 3]}  # the test vocabulary spells "cat"
+    empty = review_prompt(session, "a cat", "", checkpoint=checkpoint, models_dir=tmp_path)
+    assert empty.tokens["negative_prompt"] == []
