@@ -190,3 +190,14 @@ def test_uploaded_picture_starts_an_img2img_job(base_url: str, registered: Setti
 
         recipe = session.query(Job).one().recipe
     assert recipe["init_image"].endswith(".png") and recipe["denoising_strength"] == 0.6
+
+
+def test_live_prompt_check_counts_tokens_and_shows_problems(base_url: str, registered: Settings) -> None:
+    """Typing shows A1111's token count; an unknown LoRA tag shows its problem before anything is sent."""
+    with chromium_page() as page:
+        page.goto(base_url + "/draw")
+        page.fill("#f-prompt", "a red circle <lora:nothere:1>")
+        page.wait_for_selector("[data-role=prompt-check] .token-count")
+        assert re.fullmatch(r"tokens \d+/75", page.text_content("[data-role=prompt-check] .token-count") or "")
+        assert "unknown LoRA 'nothere'" in (page.text_content("[data-role=prompt-check] .check-error") or "")
+    assert job_count(registered) == 0
