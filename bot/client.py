@@ -1,9 +1,9 @@
 """The bot: a `discord.Client` with an app-command tree, command sync at start, and deliveries.
 
 A plain Client rather than `commands.Bot`: the bot has no prefix commands, and app commands need
-nothing more than a `CommandTree`. Of the gateway intents it asks only for guilds (the channel
-cache discord.py's state expects): slash commands arrive regardless, and the bot reads no
-messages, members or presences.
+nothing more than a `CommandTree`. Of the gateway intents it asks only for guilds (the channel and
+role cache discord.py's state expects) and guild reactions (❤️ votes, `bot.reactions`): slash
+commands arrive regardless, and the bot reads no messages, members or presences.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 
 from atelier.settings import Settings
-from bot import remix
+from bot import reactions, remix
 from bot.buttons import press
 from bot.commands import COMMANDS
 from bot.components import CancelButton, ImageButton
@@ -24,6 +24,7 @@ from bot.context_menus import MENUS
 from bot.delivery import Deliveries
 from bot.draw import draw
 from bot.endpoint import use_gateway_from_api
+from bot.mod import mod
 from bot.replies import report_error
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class AtelierBot(discord.Client):
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         app_id = snowflake_setting("ATELIER_DISCORD_APP_ID", settings.discord.discord_app_id)
         super().__init__(
-            intents=discord.Intents(guilds=True),
+            intents=discord.Intents(guilds=True, guild_reactions=True),
             allowed_mentions=discord.AllowedMentions.none(),
             application_id=app_id,  # type: ignore[arg-type]  # None is accepted: learnt at login
         )
@@ -60,7 +61,12 @@ class AtelierBot(discord.Client):
         self.tuning = tuning or BotTuning()
         self.guild_id = snowflake_setting("ATELIER_DISCORD_GUILD_ID", settings.discord.discord_guild_id)
         self.tree = AtelierTree(self)
-        commands: list[app_commands.Command[Any, Any, Any] | app_commands.ContextMenu] = [draw, *COMMANDS, *MENUS]
+        commands: list[app_commands.Command[Any, Any, Any] | app_commands.ContextMenu | app_commands.Group] = [
+            draw,
+            *COMMANDS,
+            *MENUS,
+            mod,
+        ]
         for command in commands:
             self.tree.add_command(command)
         self.deliveries = Deliveries(self, settings, self.tuning)
@@ -106,6 +112,12 @@ class AtelierBot(discord.Client):
             await remix.on_submit(interaction, match["target"])
         except Exception as error:
             await report_error(interaction, error, f"remix form {custom_id}")
+
+    async def on_raw_reaction_add(self, event: discord.RawReactionActionEvent) -> None:
+        await reactions.on_reaction(self, event)
+
+    async def on_raw_reaction_remove(self, event: discord.RawReactionActionEvent) -> None:
+        await reactions.on_reaction(self, event)
 
     async def on_ready(self) -> None:
         log.info("bot ready as %s (%s)", self.user, self.user.id if self.user else "?")

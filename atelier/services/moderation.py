@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from atelier.errors import Forbidden, InvalidInput, NotFound
-from atelier.schema import BannedTerm, Role, User
+from atelier.errors import InvalidInput, NotFound
+from atelier.schema import BannedTerm, User
+from atelier.services import audit
 
 WEIGHT = re.compile(r":\s*[-+]?(?:\d+\.?\d*|\.\d+)")
 """A1111 weights and editing steps (`:1.3`, `:0.5`, `:10`), blanked so `(real:1.2) person` reads as a phrase."""
@@ -55,8 +56,7 @@ def find_banned(session: Session, text: str) -> Match | None:
 
 
 def _require_moderator(actor: User | None) -> None:
-    if actor is not None and actor.role not in (Role.MODERATOR, Role.ADMIN):
-        raise Forbidden("only moderators manage banned terms")
+    audit.require_moderator(actor, "manage banned terms")
 
 
 def ban(session: Session, term: str, reason: str, actor: User | None = None) -> BannedTerm:
@@ -69,6 +69,7 @@ def ban(session: Session, term: str, reason: str, actor: User | None = None) -> 
         raise InvalidInput("term", f"is {len(normalised)} characters long; the limit is {MAX_TERM_CHARS}")
     reason = reason.strip() or "this community's rules"
     existing = session.scalar(select(BannedTerm).where(BannedTerm.term == normalised))
+    audit.record(session, actor, "ban.add", normalised, reason[:300])
     if existing is not None:
         existing.reason = reason[:300]
         session.commit()
@@ -82,9 +83,11 @@ def ban(session: Session, term: str, reason: str, actor: User | None = None) -> 
 def unban(session: Session, term: str, actor: User | None = None) -> None:
     _require_moderator(actor)
     result = session.execute(delete(BannedTerm).where(BannedTerm.term == normalise(term)))
-    session.commit()
     if result.rowcount == 0:  # type: ignore[attr-defined]
+        session.rollback()
         raise NotFound(f"{normalise(term)!r} is not a banned term")
+    audit.record(session, actor, "ban.remove", normalise(term))
+    session.commit()
 
 
 def banned_terms(session: Session) -> list[BannedTerm]:

@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from atelier.errors import Forbidden, NotFound
-from atelier.schema import Image, Job
+from atelier.schema import Image, Job, User
+from atelier.services import audit
 from atelier.services.jobs import Actor
 
 
@@ -33,3 +34,15 @@ def hide_render(session: Session, image_id: int, actor: Actor) -> list[int]:
     )
     session.commit()
     return ids
+
+
+def set_hidden(session: Session, image_id: int, hidden: bool, actor: User | None = None) -> Image:
+    """A moderator hides one image from the gallery, or brings it back; audited."""
+    audit.require_moderator(actor, "hide and unhide images")
+    image = session.get(Image, image_id)
+    if image is None:
+        raise NotFound(f"image {image_id} does not exist")
+    image.hidden = hidden
+    audit.record(session, actor, "image.hide" if hidden else "image.unhide", f"image {image_id}")
+    session.commit()
+    return image

@@ -10,7 +10,9 @@ responses, followups, channel messages and their edits and deletions, button pre
 (`press_button`: a MESSAGE_COMPONENT interaction carrying the message the button is on, whose
 "original response" is then that message), autocomplete (`autocomplete`), modal submits
 (`submit_modal`), message context menus (`send_message_command`, with the target message resolved)
-and members' messages with attachments it serves over loopback (`post_member_message`), and
+members' messages with attachments it serves over loopback (`post_member_message`), members'
+reactions (`react`: MESSAGE_REACTION_ADD/REMOVE, sent only to a session that asked for the
+reactions intent, as Discord does) and members with roles and permissions of their own, and
 answers like Discord does where it matters: JSON with `Content-Type: application/json` exactly
 (discord.py compares the header string), 404 "Unknown interaction" for a callback after 3 s or a
 second callback, 401 "Invalid Webhook Token" for an expired interaction token. Every request is
@@ -57,7 +59,14 @@ UPDATE_MESSAGE = 7
 AUTOCOMPLETE_RESULT = 8
 MODAL = 9
 ALL_PERMISSIONS = str((1 << 50) - 1)
+# A member without Manage Guild or Administrator: view, send, read history, use application commands.
+MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 16) | (1 << 31)
 GUILDS_INTENT = 1 << 0
+GUILD_MESSAGE_REACTIONS_INTENT = 1 << 10
+MODERATOR_ROLE_ID = 720_000_000_000_000_001
+"""A role the fake guild has (named "Moderators"), for the bot's moderator-role setting."""
+SUB_COMMAND = 1
+SUB_COMMAND_GROUP = 2
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,16 @@ class Recorded:
     @property
     def content(self) -> str:
         return str(self.json.get("content") or "") if isinstance(self.json, dict) else ""
+
+    @property
+    def allowed_mentions(self) -> dict[str, Any] | None:
+        """What the bot allowed this message to ping (None: the field was not sent)."""
+        if not isinstance(self.json, dict):
+            return None
+        found = self.json.get("allowed_mentions")
+        if found is None and isinstance(self.json.get("data"), dict):  # interaction callbacks nest it
+            found = self.json["data"].get("allowed_mentions")
+        return found if isinstance(found, dict) else None
 
     @property
     def flags(self) -> int:
@@ -142,6 +161,7 @@ class _State:
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # attachment path -> bytes
     identified: int = 0
+    intents: int = 0  # of the latest IDENTIFY
 
 
 def _now_iso() -> str:
@@ -393,8 +413,11 @@ class FakeDiscord:
         user: Mapping[str, Any] | None = None,
         channel_id: int | None = None,
         guild_id: int | None = -1,
+        roles: Sequence[int] = (),
+        permissions: int | None = None,
     ) -> SentInteraction:
-        """Dispatch INTERACTION_CREATE for `/name`; `guild_id=None` sends it from a DM."""
+        """Dispatch INTERACTION_CREATE for `/name`; `guild_id=None` sends it from a DM. The member holds
+        `roles` and has `permissions` in the channel (default: all, as the guild's owner)."""
         if guild_id == -1:
             guild_id = self.guild_id
         if isinstance(options, Mapping):
@@ -408,7 +431,9 @@ class FakeDiscord:
             data["options"] = option_list
         if guild_id and any(c["name"] == name for c in self.commands(guild_id)):
             data["guild_id"] = str(guild_id)
-        return self._send_interaction(APPLICATION_COMMAND, name, data, user, channel_id or self.channel_id, guild_id)
+        channel = channel_id or self.channel_id
+        member = (roles, permissions)
+        return self._send_interaction(APPLICATION_COMMAND, name, data, user, channel, guild_id, member=member)
 
     def press_button(
         self, message_id: str | int, custom_id: str, *, user: Mapping[str, Any] | None = None
@@ -424,10 +449,17 @@ class FakeDiscord:
         return self._send_interaction(MESSAGE_COMPONENT, custom_id, data, user, channel, self.guild_id, message)
 
     def autocomplete(
-        self, name: str, options: Mapping[str, Any], focused: str, *, user: Mapping[str, Any] | None = None
+        self,
+        name: str,
+        options: Mapping[str, Any],
+        focused: str,
+        *,
+        user: Mapping[str, Any] | None = None,
+        path: Sequence[str] = (),
     ) -> SentInteraction:
         """Dispatch APPLICATION_COMMAND_AUTOCOMPLETE for `/name` while the member types in `focused`
-        (its value in `options`, with what the other options hold so far)."""
+        (its value in `options`, with what the other options hold so far); `path` names the subcommand
+        group and subcommand (`("model", "info")` for `/mod model info`)."""
         option_list = [
             {"name": k, "type": _option_type(v), "value": v, **({"focused": True} if k == focused else {})}
             for k, v in options.items()
@@ -437,7 +469,7 @@ class FakeDiscord:
             "id": self._command_id(name, self.guild_id),
             "name": name,
             "type": CHAT_INPUT,
-            "options": option_list,
+            "options": subcommand(*path, options=option_list) if path else option_list,
         }
         if any(c["name"] == name for c in self.commands(self.guild_id)):
             data["guild_id"] = str(self.guild_id)
@@ -488,6 +520,33 @@ class FakeDiscord:
         message = self._message(str(self.channel_id), {"content": content}, uploads, author=author)
         return json.loads(json.dumps(message))
 
+    def react(
+        self, message_id: str | int, emoji: str = "❤️", *, user: Mapping[str, Any] | None = None, remove: bool = False
+    ) -> bool:
+        """A member adds (or removes) a unicode emoji reaction on a message that exists. The gateway event
+        goes only to a session that identified with the reactions intent; returns whether it was sent."""
+        message = self.message(message_id)
+        user_data = dict(user or self.default_user())
+        with self._changed:
+            intents = self._state.intents
+        if not intents & GUILD_MESSAGE_REACTIONS_INTENT:
+            return False
+        data: dict[str, Any] = {
+            "user_id": user_data["id"],
+            "channel_id": str(message["channel_id"]),
+            "message_id": str(message["id"]),
+            "guild_id": str(self.guild_id),
+            "emoji": {"id": None, "name": emoji},
+            "burst": False,
+            "type": 0,
+        }
+        if not remove:
+            data["member"] = self._member(user_data, (), None)
+            data["message_author_id"] = str(message["author"]["id"])
+            data["burst_colors"] = []
+        self._call(self._dispatch("MESSAGE_REACTION_REMOVE" if remove else "MESSAGE_REACTION_ADD", data))
+        return True
+
     def callback_of(self, sent: SentInteraction, timeout: float = 15.0) -> Recorded:
         """The bot's answer to the interaction (a defer, a modal, autocomplete choices)."""
         return self.wait_for(
@@ -503,6 +562,8 @@ class FakeDiscord:
         channel: int,
         guild_id: int | None,
         message: Mapping[str, Any] | None = None,
+        *,
+        member: tuple[Sequence[int], int | None] = ((), None),
     ) -> SentInteraction:
         user_data = dict(user or self.default_user())
         interaction_id = str(self.snowflake())
@@ -529,16 +590,7 @@ class FakeDiscord:
                 context=0,
                 authorizing_integration_owners={"0": str(guild_id)},
                 channel=self._text_channel(channel, guild_id),
-                member={
-                    "user": user_data,
-                    "roles": [],
-                    "joined_at": _now_iso(),
-                    "deaf": False,
-                    "mute": False,
-                    "flags": 0,
-                    "pending": False,
-                    "permissions": ALL_PERMISSIONS,
-                },
+                member=self._member(user_data, *member),
             )
         else:
             payload.update(
@@ -563,6 +615,20 @@ class FakeDiscord:
             self._state.by_token[token] = record
         self._call(self._dispatch("INTERACTION_CREATE", payload))
         return sent
+
+    @staticmethod
+    def _member(user: Mapping[str, Any], roles: Sequence[int], permissions: int | None) -> dict[str, Any]:
+        """A guild member payload: the user with their role ids and resolved channel permissions."""
+        return {
+            "user": dict(user),
+            "roles": [str(role) for role in roles],
+            "joined_at": _now_iso(),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "permissions": ALL_PERMISSIONS if permissions is None else str(permissions),
+        }
 
     def member(self, user_id: int, username: str) -> dict[str, Any]:
         """Another member than Ada, to press buttons as."""
@@ -626,6 +692,7 @@ class FakeDiscord:
             "mentionable": False,
             "flags": 0,
         }
+        moderators = {**everyone, "id": str(MODERATOR_ROLE_ID), "name": "Moderators", "permissions": "0", "position": 1}
         me = {"user": self._bot_user(), "roles": [], "joined_at": _now_iso(), "deaf": False, "mute": False, "flags": 0}
         return {
             "id": str(self.guild_id),
@@ -637,7 +704,7 @@ class FakeDiscord:
             "member_count": 1,
             "joined_at": _now_iso(),
             "features": [],
-            "roles": [everyone],
+            "roles": [everyone, moderators],
             "emojis": [],
             "stickers": [],
             "channels": [self._text_channel(self.channel_id, self.guild_id)],
@@ -996,6 +1063,8 @@ class FakeDiscord:
                 await ws.close(code=4004, message=b"Authentication failed.")
                 return
             self._session = ws
+            with self._changed:
+                self._state.intents = int(data.get("intents") or 0)
             ready = {
                 "v": 10,
                 "user": self._bot_user(),
@@ -1015,3 +1084,16 @@ class FakeDiscord:
         elif op == 6:  # resume
             self._session = ws
             await self._dispatch("RESUMED", {})
+
+
+def subcommand(*path: str, options: Sequence[Mapping[str, Any]] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
+    """The options of an interaction for a subcommand: `subcommand("ban", "add", options={"term": "x"})`
+    is `/… ban add term:x` (a subcommand group, then a subcommand, then its options)."""
+    if isinstance(options, Mapping):
+        inner = [{"name": k, "type": _option_type(v), "value": v} for k, v in options.items() if v is not None]
+    else:
+        inner = [dict(o) for o in options]
+    for depth, name in reversed(list(enumerate(path))):
+        kind = SUB_COMMAND if depth == len(path) - 1 else SUB_COMMAND_GROUP
+        inner = [{"name": name, "type": kind, **({"options": inner} if inner or kind == SUB_COMMAND_GROUP else {})}]
+    return inner
