@@ -226,6 +226,12 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+def _short_address(address: str) -> str:
+    """A stored picture's content address ("ab/<sha256>.png") by the start of its hash, as git shows commits."""
+    name = address.rsplit("/", 1)[-1]
+    return name[:12] if len(name) > 40 else address
+
+
 def _settings(recipe: Recipe) -> list[tuple[str, str, Any]]:
     """(name, label, value) of every parameter a diff compares besides prompts and LoRAs."""
     rows: list[tuple[str, str, Any]] = [
@@ -236,7 +242,7 @@ def _settings(recipe: Recipe) -> list[tuple[str, str, Any]]:
         ("steps", "Steps", recipe.steps),
         ("cfg_scale", "CFG scale", float(recipe.cfg_scale)),
         ("size", "Size", f"{recipe.width}x{recipe.height}"),
-        ("init_image", "Init image", recipe.init_image),
+        ("init_image", "Init image", _short_address(recipe.init_image)),
         ("denoising_strength", "Denoise (img2img)", recipe.denoising_strength),
         ("clip_skip", "Clip skip", recipe.clip_skip),
         ("emphasis", "Emphasis", recipe.emphasis),

@@ -19,7 +19,7 @@ from atelier import __version__
 from atelier.db import migrate, session_factory
 from atelier.settings import Settings, get_settings
 from gallery.errors import install_error_handlers
-from gallery.routes import api, auth, events, feed, files, ops, pages, prompt_check, uploads, votes
+from gallery.routes import api, auth, events, feed, files, members, models, ops, pages, prompt_check, uploads, votes
 from gallery.security import SecurityHeaders
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = session_factory(settings.database_url)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (feed, pages, api, events, files, ops, auth, votes, uploads, prompt_check):
+    for module in (feed, pages, members, models, api, events, files, ops, auth, votes, uploads, prompt_check):
         app.include_router(module.router)
     install_error_handlers(app)
     return app

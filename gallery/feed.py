@@ -16,6 +16,7 @@ find every image whose negative prompt says "blurry".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -166,8 +167,16 @@ def _after(cursor: Cursor, keys: list[ColumnElement[Any]]) -> ColumnElement[bool
 
 
 def feed_query(
-    session: Session, viewer: Viewer, filters: FeedFilters, cursor: Cursor | None, *, limit: int, now: datetime
+    session: Session,
+    viewer: Viewer,
+    filters: FeedFilters,
+    cursor: Cursor | None,
+    *,
+    limit: int,
+    now: datetime,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> Select[Image, int]:
+    """`where` narrows the feed further (a member's images, a model's images)."""
     keys: list[ColumnElement[Any]] = [Image.created_at.expression, Image.id.expression]
     period = filters.sort.period
     since = now - period if period is not None else None
@@ -181,7 +190,7 @@ def feed_query(
         select(Image, score.label("score"))
         .join(Image.job)
         .options(contains_eager(Image.job).joinedload(Job.owner))
-        .where(visible_to(viewer), *filter_conditions(session, filters))
+        .where(visible_to(viewer), *filter_conditions(session, filters), *where)
     )
     if filters.sort.is_top:
         query = query.outerjoin(tally, tally.c.image_id == Image.id)
@@ -200,11 +209,12 @@ def feed_page(
     *,
     limit: int,
     now: datetime | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> FeedPage:
     """One page of the feed and the cursor of the next (None on the last page).
 
     Raises `InvalidInput` naming `q` when the search has no searchable words."""
-    query = feed_query(session, viewer, filters, cursor, limit=limit, now=now or datetime.now(UTC))
+    query = feed_query(session, viewer, filters, cursor, limit=limit, now=now or datetime.now(UTC), where=where)
     rows = session.execute(query).unique().all()
     items = [FeedItem(image=image, score=int(score)) for image, score in rows[:limit]]
     next_cursor = None

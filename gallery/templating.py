@@ -9,11 +9,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 from fastapi.templating import Jinja2Templates
 
 from atelier import __version__
+from atelier.recipe_diff import format_weight
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -62,6 +64,11 @@ def viewer_of(request: Any) -> Any:
     return getattr(request.state, "viewer", None)
 
 
+def model_url(kind: str, name: str) -> str:
+    """The page of a checkpoint or LoRA; any character of a model's name survives the round trip."""
+    return f"/models/{quote(kind, safe='')}/{quote(name, safe='')}"
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
@@ -70,8 +77,8 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(ago=ago, iso=iso, utc=utc, duration=duration)
-    env.globals.update(version=__version__, viewer_of=viewer_of)
+    env.filters.update(ago=ago, iso=iso, utc=utc, duration=duration, weight=format_weight)
+    env.globals.update(version=__version__, viewer_of=viewer_of, model_url=model_url)
     return env
 
 

@@ -14,8 +14,9 @@ from atelier.errors import Forbidden, InvalidInput
 from atelier.schema import JobSource
 from atelier.services.jobs import get_job, rerender_exact, submit
 from atelier.services.votes import tally, voted_images
-from gallery.deps import RECIPE_FIELDS, FormDep, SessionDep, SettingsDep, checked_id
+from gallery.deps import MAX_ID, RECIPE_FIELDS, FormDep, SessionDep, SettingsDep, checked_id
 from gallery.forms import build_form
+from gallery.lineage import image_recipe, lineage_of
 from gallery.presenters import image_links, image_parameters, job_status, remix_query
 from gallery.queries import visible_image
 from gallery.templating import templates
@@ -39,12 +40,23 @@ def draw(request: Request, values: FormDep, session: SessionDep, settings: Setti
         raise Forbidden("a drawing can only be asked for from pages of this gallery")
     owner_id = drawing_owner(viewer, settings)
     try:
-        job = submit(session, settings, values, source=JobSource.WEB, owner_id=owner_id)
+        job = submit(
+            session, settings, values, source=JobSource.WEB, owner_id=owner_id, parent_image_id=_parent(values)
+        )
     except InvalidInput as error:
         session.rollback()
         context = {"form": build_form(session, settings, values, error)}
         return templates.TemplateResponse(request, "draw.html", context, status_code=422)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+def _parent(values: dict[str, str]) -> int | None:
+    """A remix from a gallery picture is that picture's child in the lineage tree (submit has
+    checked the image exists by then, or refused the form)."""
+    init_image = values.get("init_image", "").strip()
+    if not (init_image.isascii() and init_image.isdigit() and len(init_image) <= len(str(MAX_ID))):
+        return None
+    return int(init_image) if 0 < int(init_image) <= MAX_ID else None
 
 
 @router.get("/jobs/{job_id}", name="job")
@@ -65,6 +77,8 @@ def image_page(request: Request, image_id: str, session: SessionDep, viewer: Vie
         "links": image_links(image),
         "parameters": image_parameters(image),
         "remix": remix_query(image),
+        "loras": image_recipe(image).loras,
+        "lineage": lineage_of(session, image, viewer),
     }
     return templates.TemplateResponse(request, "image.html", context)
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from atelier.db import session_scope
 from atelier.infotext import build_infotext
 from atelier.recipe import Recipe
-from atelier.schema import Image, Job, JobSource, JobState, ModelFile, User, Vote
+from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind, User, Vote
 from atelier.settings import Settings
 from atelier.storage import store_image
 
@@ -70,12 +70,14 @@ def add_image(
     negative_prompt: str = "",
     exact_of: int | None = None,
     exact_match: bool | None = None,
+    parent: int | None = None,
     **recipe_fields: Any,
 ) -> dict[str, Any]:
     """Insert a finished job with one image (file written to the images dir); returns ids and paths.
 
     `owner` names the member who drew it (created on first use); `shape` (width, height) makes a
-    picture that is not square; `exact_of`/`exact_match` make it an exact re-render of another image."""
+    picture that is not square; `exact_of`/`exact_match` make it an exact re-render of another image;
+    `parent` makes it a remix of that image (its job's `parent_image_id`)."""
     created_at = created_at or datetime.now(UTC)
     width, height = shape or (size, size)
     recipe = Recipe(
@@ -105,6 +107,7 @@ def add_image(
             finished_at=created_at,
             exact_of_image_id=exact_of,
             exact_match=exact_match,
+            parent_image_id=parent,
         )
         session.add(job)
         session.flush()
@@ -122,6 +125,7 @@ def add_image(
         session.flush()
         return {
             "job_id": job.id,
+            "owner_id": job.owner_id,
             "image_id": image.id,
             "file_path": stored.file_path,
             "thumbnail_path": stored.thumbnail_path,
@@ -147,6 +151,33 @@ def add_votes(settings: Settings, image_id: int, *values: int) -> None:
             session.add(voter)
             session.flush()
             session.add(Vote(user_id=voter.id, image_id=image_id, value=value))
+
+
+def add_vote(settings: Settings, image_id: int, member: str, value: int = 1) -> int:
+    """`member` (created on first use) votes for the image; returns the member's id."""
+    with session_scope(settings.database_url) as session:
+        voter = _member(session, member)
+        session.add(Vote(user_id=voter, image_id=image_id, value=value))
+        return voter
+
+
+def add_model(settings: Settings, kind: ModelKind, name: str, **fields: Any) -> int:
+    """Register a model row (no file: pages only read the row); returns its id."""
+    values: dict[str, Any] = {
+        "file_path": f"{kind.value}s/{uuid.uuid4().hex}.safetensors",
+        "sha256": uuid.uuid4().hex * 2,
+        "autov2": "abcdef0123",
+        "autov3": "abcdef012345",
+        "base_arch": "sd1",
+        "size_bytes": 151_000_000,
+        "trigger_words": [],
+        **fields,
+    }
+    with session_scope(settings.database_url) as session:
+        model = ModelFile(kind=kind, name=name, **values)
+        session.add(model)
+        session.flush()
+        return model.id
 
 
 def add_failed_job(settings: Settings, error: str = "RuntimeError: CUDA out of memory") -> int:

@@ -108,12 +108,12 @@ def test_filters_round_trip_into_the_form(client: TestClient) -> None:
 
 
 def test_card_shows_score_member_and_model(client: TestClient, registered: Settings) -> None:
-    """A card shows its vote tally, its member (linking to their images) and its model."""
+    """A card shows its vote tally, its member (linking to their member page) and its model."""
     made = add_image(registered, "a red circle", owner="Ada Lovelace")
     add_votes(registered, made["image_id"], 1, 1)
     html = client.get("/").text
     assert '<span class="vote-count" data-role="vote-count">2</span>' in html
-    assert '<a class="member" href="/?member=Ada%20Lovelace">Ada Lovelace</a>' in html
+    assert re.search(r'<a class="member" href="/members/\d+">Ada Lovelace</a>', html)
     assert '<span class="chip">tiny-test</span>' in html
 
 
