@@ -46,6 +46,12 @@ def is_public_file(session: Session, relative_path: str) -> bool:
     return bool(session.scalar(select(exists().where(used, visible_to(ANONYMOUS)))))
 
 
+def is_visible_file(session: Session, relative_path: str, viewer: Viewer) -> bool:
+    """True when an image the viewer may see uses the file (moderators: hidden images' files too)."""
+    used = or_(Image.file_path == relative_path, Image.thumbnail_path == relative_path)
+    return bool(session.scalar(select(exists().where(used, visible_to(viewer)))))
+
+
 def model_names(session: Session, kind: ModelKind) -> list[str]:
     """Names of every registered model of a kind, enabled or not: old images keep their models."""
     return list(session.scalars(select(ModelFile.name).where(ModelFile.kind == kind).order_by(ModelFile.name)))

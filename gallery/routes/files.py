@@ -3,8 +3,9 @@
 The name must match the shape `atelier.storage` writes (two hex digits, a slash, a sha256 and the
 extension), so no request can name any other path: `..`, absolute paths, encoded separators and
 the database file all fail the pattern before the file system is touched. Hiding an image in
-moderation also stops its files from being served. The bytes behind a name never change, so
-browsers may cache them (for a day, so that hiding one takes effect).
+moderation also stops its files from being served to everyone but moderators, who get them
+uncached. The bytes behind a name never change, so browsers may cache public ones (for a day, so
+that hiding one takes effect).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from fastapi.responses import FileResponse
 
 from atelier.errors import NotFound
 from gallery.deps import SessionDep, SettingsDep
-from gallery.queries import is_public_file
+from gallery.queries import is_public_file, is_visible_file
+from gallery.viewer import ViewerDep
 
 router = APIRouter()
 
@@ -25,9 +27,12 @@ MEDIA_TYPES = {"png": "image/png", "webp": "image/webp"}
 
 
 @router.get("/files/{path:path}")
-def image_file(path: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
+def image_file(path: str, session: SessionDep, settings: SettingsDep, viewer: ViewerDep) -> FileResponse:
     match = CONTENT_ADDRESSED.fullmatch(path)
-    if match is None or path[:2] != path[3:5] or not is_public_file(session, path):
+    if match is None or path[:2] != path[3:5]:
+        raise NotFound("no such file")
+    public = is_public_file(session, path)
+    if not public and not (viewer.is_moderator and is_visible_file(session, path, viewer)):
         raise NotFound("no such file")
     target = settings.paths.images_dir / path
     if not target.is_file():
@@ -35,5 +40,5 @@ def image_file(path: str, session: SessionDep, settings: SettingsDep) -> FileRes
     return FileResponse(
         target,
         media_type=MEDIA_TYPES[match.group(1)],
-        headers={"Cache-Control": "public, max-age=86400"},
+        headers={"Cache-Control": "public, max-age=86400" if public else "private, no-store"},
     )

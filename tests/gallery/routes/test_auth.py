@@ -299,3 +299,12 @@ def test_discord_login_not_configured_is_404(client: TestClient) -> None:
     """Without OAuth settings, the Discord login routes say they are not configured."""
     response = client.get("/auth/discord", follow_redirects=False)
     assert response.status_code == 404 and "not configured" in response.text
+
+
+def test_moderator_gets_hidden_image_files_uncached(local_client: TestClient, registered: Settings) -> None:
+    """A hidden image's file is 404 to visitors but served to a moderator, never cached publicly."""
+    made = add_image(registered, "a hidden purple circle", hidden=True)
+    assert local_client.get(f"/files/{made['file_path']}").status_code == 404
+    log_in_locally(local_client)
+    response = local_client.get(f"/files/{made['file_path']}")
+    assert response.status_code == 200 and response.headers["cache-control"] == "private, no-store"
