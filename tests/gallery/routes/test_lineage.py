@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from atelier.db import session_scope
 from atelier.recipe import LoraUse
+from atelier.schema import Job
 from atelier.settings import Settings
 from tests.gallery.factories import add_image
 
@@ -111,3 +114,18 @@ def test_image_page_links_models_and_member(client: TestClient, registered: Sett
     assert 'href="/models/checkpoint/tiny-test">tiny-test</a>' in html
     assert 'href="/models/lora/paper%20cut"' in html and ">paper cut:0.6</a>" in html
     assert f'<a class="member" href="/members/{made["owner_id"]}">Ada</a>' in html
+
+
+def test_remix_from_a_gallery_picture_is_its_child(client: TestClient, registered: Settings) -> None:
+    """Drawing from a gallery image records that image as the new job's parent; a plain draw has none."""
+    parent = add_image(registered, "a red circle")
+    form = {
+        "prompt": "a (red:1.2) circle", "checkpoint": "tiny-test", "steps": "4", "width": "64", "height": "64",
+        "seed": "3", "init_image": str(parent["image_id"]), "denoising_strength": "0.5",
+    }  # fmt: skip
+    assert client.post("/draw", data=form, follow_redirects=False).status_code == 303
+    plain = {key: value for key, value in form.items() if key not in ("init_image", "denoising_strength")}
+    assert client.post("/draw", data=plain, follow_redirects=False).status_code == 303
+    with session_scope(registered.database_url) as session:
+        parents = [job.parent_image_id for job in session.scalars(select(Job).order_by(Job.id))]
+    assert parents[-2:] == [parent["image_id"], None]
