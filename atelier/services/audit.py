@@ -59,5 +59,5 @@ def recent(session: Session, limit: int = RECENT) -> list[Entry]:
     )
     return [
         Entry(entry.created_at, name or OPERATOR_NAME, entry.action, entry.target, entry.details)
-        for entry, name in session.execute(query).tuples()
+        for entry, name in session.execute(query).all()
     ]
