@@ -88,7 +88,7 @@ def test_commands_are_synced_to_the_configured_guild(bot: Process, fake_discord:
     """At start the bot syncs /draw with its options, the other commands and the two message menus."""
     commands = {c["name"]: c for c in fake_discord.commands(fake_discord.guild_id)}
     assert set(commands) == {
-        "draw", "queue", "models", "reroll-exact", "remix", "Show parameters", "Remix with Atelier"
+        "draw", "queue", "models", "reroll-exact", "remix", "mod", "Show parameters", "Remix with Atelier"
     }  # fmt: skip
     assert commands["Show parameters"]["type"] == 3 and commands["Remix with Atelier"]["type"] == 3
     options = {o["name"]: o for o in commands["draw"]["options"]}

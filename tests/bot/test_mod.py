@@ -60,6 +60,15 @@ def audit_actions(settings: Settings) -> list[tuple[str, str]]:
         return [(e.action, e.target) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
 
 
+def test_mod_is_synced_with_its_subcommands_and_the_permission_hint(bot: Process, fake_discord: FakeDiscord) -> None:
+    """Discord's client hides /mod from members without Manage Server (a hint; the bot checks itself)."""
+    (command,) = [c for c in fake_discord.commands(fake_discord.guild_id) if c["name"] == "mod"]
+    assert int(command["default_member_permissions"]) == 1 << 5  # Manage Server
+    tree = {o["name"]: sorted(s["name"] for s in o.get("options", []) if s["type"] == 1) for o in command["options"]}
+    assert tree == {"model": ["default", "disable", "enable", "info"], "ban": ["add", "list", "remove"],
+                    "hide": [], "unhide": [], "negative": [], "audit": []}  # fmt: skip
+
+
 @pytest.mark.parametrize("path", list(MOD_COMMANDS))
 def test_member_without_the_role_is_refused(
     bot: Process, fake_discord: FakeDiscord, registered: Settings, path: str
