@@ -25,7 +25,7 @@ from atelier.queue import RENDER_TASK, broker_backlog, celery_app, live_workers,
 from atelier.recipe import EmbeddingUse, LoraUse, Recipe, checkpoint_name, parse_recipe
 from atelier.render_plan import total_steps, work_units
 from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind, Role, User
-from atelier.services import scheduling
+from atelier.services import policy, scheduling
 from atelier.services.models import resolve_checkpoint
 from atelier.settings import Settings, get_settings
 
@@ -77,7 +77,8 @@ def submit(
     discord_message_id: int | None = None,
     exact_of_image_id: int | None = None,
 ) -> Job:
-    """The one way to create a job: validate, write, commit, then enqueue the id."""
+    """The one way to create a job: apply the studio's policies, validate, write, commit, then enqueue the id."""
+    data = policy.with_policies(session, data)
     checkpoint = resolve_checkpoint(session, checkpoint_name(data))
     recipe = parse_recipe(data, default_size=checkpoint.native_size)
     recipe = Recipe.from_json({**recipe.to_json(), "checkpoint": checkpoint.name})
