@@ -19,7 +19,7 @@ from tests.helpers.fake_discord import (
 )
 from tests.helpers.processes import Process
 
-from .actions import StartBot, answered, choices, delivered_image, private_answer
+from .actions import StartBot, all_jobs, answered, choices, delivered_image, draw, private_answer
 
 MOD_COMMANDS = {
     "model enable": {"name": "tiny-test"},
@@ -220,3 +220,10 @@ def test_every_mod_command_defers_before_working(bot: Process, fake_discord: Fak
     sent = mod(fake_discord, "ban list", {})
     callback = answered(fake_discord, sent)
     assert callback.json["type"] == 5 and callback.flags & EPHEMERAL and callback.at - sent.at < 3.0
+
+
+def test_forced_negative_reaches_the_next_draw(bot: Process, fake_discord: FakeDiscord, registered: Settings) -> None:
+    """After /mod negative, a member's /draw is queued with the forced text after their own negative."""
+    mod_answer(fake_discord, "negative", {"text": "blurry"})
+    draw(fake_discord, prompt="a red circle", negative="dogs")
+    assert all_jobs(registered)[-1].recipe["negative_prompt"] == "dogs, blurry"

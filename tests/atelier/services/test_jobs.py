@@ -297,14 +297,3 @@ def test_sweeper_leaves_a_full_broker_alone(session: Session, registered: Settin
     assert jobs.sweep(session, broker, registered, stale_after=3600).requeued == []
     assert broker.llen(SHARED_QUEUE) == 3
 
-
-def test_forced_negative_is_part_of_every_submitted_recipe(session: Session, registered: Settings) -> None:
-    """The moderators' forced negative prompt is appended at submit, whatever door the job came in by."""
-    from atelier.services import policy
-
-    policy.set_forced_negative(session, "gore, watermark")
-    job = new_job(session, registered, negative_prompt="blurry")
-    negative = job.recipe["negative_prompt"]
-    assert negative.startswith("blurry") and negative.endswith("gore, watermark")
-    again = new_job(session, registered, negative_prompt=job.recipe["negative_prompt"])
-    assert again.recipe["negative_prompt"] == job.recipe["negative_prompt"]  # a reroll does not add it twice
