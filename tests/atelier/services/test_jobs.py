@@ -296,4 +296,3 @@ def test_sweeper_leaves_a_full_broker_alone(session: Session, registered: Settin
     settle(session)
     assert jobs.sweep(session, broker, registered, stale_after=3600).requeued == []
     assert broker.llen(SHARED_QUEUE) == 3
-
