@@ -78,3 +78,12 @@ def consent(authorize_url: str) -> str:
 def log_in_with_discord(client: TestClient, next_path: str = "/") -> httpx.Response:
     """The whole Discord login as a browser makes it; returns the callback's response."""
     return client.get(consent(start_discord_login(client, next_path)))
+
+
+@pytest.fixture
+def base_url(registered: Settings) -> Iterator[str]:
+    """The gallery served on loopback for a real browser."""
+    from tests.helpers.browser import serving
+
+    with serving(create_app(registered)) as url:
+        yield url

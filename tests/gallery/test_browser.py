@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,15 +14,11 @@ from atelier.db import session_scope
 from atelier.services import jobs
 from atelier.settings import Settings
 from atelier.storage import store_image
-from gallery.app import create_app
 from gallery.routes import feed as feed_routes
 from tests.gallery.factories import add_image, job_count, picture
-from tests.helpers.browser import chromium_available, chromium_page, serving
+from tests.helpers.browser import browser_marks, chromium_page
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
-]
+pytestmark = browser_marks()
 
 FEED_PROMPTS = [
     "a red circle on a blue background",
@@ -37,12 +32,6 @@ FEED_PROMPTS = [
     "a yellow square on a red background",
     "a green circle on a purple background",
 ]
-
-
-@pytest.fixture
-def base_url(registered: Settings) -> Iterator[str]:
-    with serving(create_app(registered)) as url:
-        yield url
 
 
 def test_form_submit_lands_on_job_page(base_url: str, registered: Settings) -> None:

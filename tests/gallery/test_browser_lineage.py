@@ -4,29 +4,16 @@ on the child image whose lineage shows the parent and what changed."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-
-import pytest
 
 from atelier import events
 from atelier.db import session_scope
 from atelier.services import jobs
 from atelier.settings import Settings
 from atelier.storage import store_image
-from gallery.app import create_app
 from tests.gallery.factories import add_image, picture
-from tests.helpers.browser import chromium_available, chromium_page, serving
+from tests.helpers.browser import browser_marks, chromium_page
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
-]
-
-
-@pytest.fixture
-def base_url(registered: Settings) -> Iterator[str]:
-    with serving(create_app(registered)) as url:
-        yield url
+pytestmark = browser_marks()
 
 
 def _render(settings: Settings, job_id: int) -> None:

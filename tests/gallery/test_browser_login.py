@@ -4,7 +4,6 @@ through the fake OAuth server, then the vote button's script updating the count 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,19 +11,10 @@ from atelier.services.logins import LOCAL_OWNER_NAME
 from atelier.settings import Settings
 from gallery.app import create_app
 from tests.gallery.factories import add_image
-from tests.helpers.browser import chromium_available, chromium_page, serving
+from tests.helpers.browser import browser_marks, chromium_page, serving
 from tests.helpers.fake_discord_oauth import FakeDiscordOAuth
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
-]
-
-
-@pytest.fixture
-def base_url(registered: Settings) -> Iterator[str]:
-    with serving(create_app(registered)) as url:
-        yield url
+pytestmark = browser_marks()
 
 
 def test_local_login_then_vote(base_url: str, registered: Settings) -> None:

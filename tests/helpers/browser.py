@@ -78,3 +78,13 @@ def chromium_page(width: int = 1280, height: int = 900) -> Iterator[Page]:
             yield page
         finally:
             browser.close()
+
+
+def browser_marks() -> list[Any]:
+    """The marks of a browser test module: `browser`, skipped where Debian's Chromium is missing."""
+    import pytest
+
+    return [
+        pytest.mark.browser,
+        pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
+    ]
