@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -42,6 +43,15 @@ REDIS = "redis://127.0.0.1:6379/14"
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def run_together(action: Callable[[int], None], user_ids: list[int]) -> None:
+    """One thread per member, all started before any is joined (each waits on its barrier)."""
+    threads = [threading.Thread(target=action, args=(user_id,)) for user_id in user_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def free_port() -> int:
@@ -82,12 +92,8 @@ def jobs_phase(members: int, per_member: int) -> None:
                     with lock:
                         latencies.append((time.perf_counter() - started) * 1000)
 
-        threads = [threading.Thread(target=member, args=(user_id,)) for user_id in user_ids]
         began = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_together(member, user_ids)
         total = members * per_member
         with sessions() as session:
             while session.query(Job).filter(Job.state == JobState.DONE).count() < total:
@@ -197,12 +203,8 @@ def vote_phase(members: int, images: int, votes_per_member: int) -> None:
                 except Exception:  # a refused vote (own image) is part of the storm, not a failure
                     session.rollback()
 
-    threads = [threading.Thread(target=storm, args=(user_id,)) for user_id in voters]
     began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(storm, voters)
     elapsed = time.perf_counter() - began
     with sessions() as session:
         per_image = select(Vote.image_id, func.count()).group_by(Vote.image_id)
