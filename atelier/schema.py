@@ -85,6 +85,9 @@ class User(Base):
     discord_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     name: Mapped[str] = mapped_column(String(100))
     role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.MEMBER)
+    # The member's Discord role ids in the studio's guild, as last seen by the bot or a gallery login:
+    # per-role quotas (`RoleQuota`) are looked up from them at submit, whichever door the job came by.
+    discord_role_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -235,5 +238,59 @@ class Policy(Base):
 
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReportState(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"  # a moderator acted (e.g. hid the image)
+    DISMISSED = "dismissed"  # a moderator looked and left the image as it is
+
+
+class Report(Base):
+    """A member's report of an image, waiting in the moderators' queue. One per member per image:
+    reporting twice updates the reason instead of piling up rows."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("image_id", "reporter_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id"), index=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(500))
+    state: Mapped[ReportState] = mapped_column(_enum(ReportState, "report_state"), default=ReportState.OPEN, index=True)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    image: Mapped[Image] = relationship()
+    reporter: Mapped[User] = relationship(foreign_keys=[reporter_id])
+
+
+class ChannelPolicy(Base):
+    """What moderators allow in one Discord channel: which checkpoints (an empty list: every enabled
+    one) and whether every result is posted behind a spoiler. NSFW-allowed checkpoints are refused
+    outside age-restricted channels whatever this row says; Discord tells the bot which those are."""
+
+    __tablename__ = "channel_policies"
+
+    channel_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    allowed_model_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    spoiler_all: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RoleQuota(Base):
+    """Limits for members holding one Discord role (e.g. supporters get more GPU time). A member with
+    several such roles gets the most generous of each limit; 0 means unlimited."""
+
+    __tablename__ = "role_quotas"
+
+    discord_role_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    role_name: Mapped[str] = mapped_column(String(100))
+    daily_gpu_seconds: Mapped[float] = mapped_column(default=0.0)
+    max_queued: Mapped[int] = mapped_column(Integer, default=0)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
