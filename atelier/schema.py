@@ -18,11 +18,13 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -33,6 +35,11 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# SQL of the expressions the PostgreSQL-only indexes on jobs are built on (see gallery.feed).
+PROMPT_DOCUMENT = "to_tsvector('english'::regconfig, coalesce(recipe ->> 'prompt', ''))"
+RECIPE_SAMPLER = "recipe ->> 'sampler'"
 
 
 def utcnow() -> datetime:
@@ -130,6 +137,13 @@ class ModelFile(Base):
 
 class Job(Base):
     __tablename__ = "jobs"
+    __table_args__ = (
+        # PostgreSQL only (SQLite has neither full-text search nor these JSON operators): the prompt
+        # search's document and the sampler filter's key, written exactly as gallery.feed queries them
+        # (literal SQL, no bound parameters) so that the planner can match the expressions.
+        Index("ix_jobs_prompt_search", text(PROMPT_DOCUMENT), postgresql_using="gin").ddl_if(dialect="postgresql"),
+        Index("ix_jobs_sampler", text(f"({RECIPE_SAMPLER})")).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -171,7 +185,13 @@ class Job(Base):
 
 class Image(Base):
     __tablename__ = "images"
-    __table_args__ = (UniqueConstraint("job_id", "index"),)
+    __table_args__ = (
+        UniqueConstraint("job_id", "index"),
+        # The feed's keyset pages seek these directly (see gallery.feed): newest visible images, and the
+        # top sorts (score, then newest; the period's created_at bound is checked inside the index).
+        Index("ix_images_feed_new", "hidden", "created_at", "id"),
+        Index("ix_images_feed_top", "hidden", "score", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
@@ -186,8 +206,16 @@ class Image(Base):
     nsfw: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # The sum of the image's votes' values, kept exact by atelier.services.votes in the transaction of
+    # every vote added or taken back: the top sorts order by it instead of summing votes per request.
+    score: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     job: Mapped[Job] = relationship(back_populates="images", foreign_keys=[job_id])
+
+
+Index("ix_jobs_checkpoint_id", Job.checkpoint_id)
+# Lineage: the remixes of an image are the jobs naming it as their parent.
+Index("ix_jobs_parent_image_id", Job.parent_image_id)
 
 
 class Vote(Base):

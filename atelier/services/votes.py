@@ -3,8 +3,14 @@
 The unique (user_id, image_id) constraint is the guard against double votes, not a read before the
 write: two concurrent votes by one member both try to insert, one wins, and the other's
 IntegrityError means "already voted". A member may not vote for their own image, and a Redis counter
-per member and minute limits how fast anyone can vote (web and Discord share it). The gallery's "top"
-sorts sum `Vote.value`, so whatever records a vote here moves an image up there.
+per member and minute limits how fast anyone can vote (web and Discord share it).
+
+Each image stores its tally (`Image.score`, the sum of its votes' values) so the gallery's "top" sorts
+read one indexed column instead of summing votes per request. Every door (gallery hearts, Discord
+reactions, the bot's vote button) records and removes votes through `record_vote` and `remove_vote`,
+which change the row and the tally in one transaction with an atomic `score = score + n` UPDATE (no
+read-modify-write), so concurrent votes on one image cannot lose a count. A duplicate insert fails
+before its UPDATE commits, and a delete only subtracts the rows it actually removed.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import redis
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -72,18 +78,44 @@ def check_rate(client: redis.Redis, user_id: int, per_minute: int, now: float | 
         raise Refused(f"that is more than {per_minute} votes in a minute; try again in {wait} s")
 
 
+def _add_to_score(session: Session, image_id: int, delta: int) -> None:
+    """One atomic UPDATE: the database adds to the current value under the row's lock."""
+    if delta:
+        change = update(Image).where(Image.id == image_id).values(score=Image.score + delta)
+        session.execute(change.execution_options(synchronize_session="fetch"))
+
+
+def record_vote(session: Session, user_id: int, image_id: int, value: int = 1) -> Vote:
+    """Insert the vote and add its value to the image's score, in the session's transaction (the
+    caller commits). A second vote by the member raises IntegrityError here, before the score moves."""
+    vote = Vote(user_id=user_id, image_id=image_id, value=value)
+    session.add(vote)
+    session.flush()
+    _add_to_score(session, image_id, value)
+    return vote
+
+
+def remove_vote(session: Session, user_id: int, image_id: int) -> bool:
+    """Delete the member's vote on the image and subtract what it counted, in the session's
+    transaction (the caller commits); False when there was none (perhaps removed a moment ago)."""
+    query = delete(Vote).where(Vote.user_id == user_id, Vote.image_id == image_id).returning(Vote.value)
+    values = list(session.scalars(query.execution_options(synchronize_session=False)))
+    _add_to_score(session, image_id, -sum(values))
+    return bool(values)
+
+
 def set_vote(session: Session, user_id: int, image_id: int, voted: bool, *, moderator: bool = False) -> VoteResult:
     """Make the member's vote on the image present or absent (idempotent: a Discord reaction added
     or removed maps to this directly)."""
     if voted:
         _votable(session, user_id, image_id, moderator=moderator)
-        session.add(Vote(user_id=user_id, image_id=image_id, value=1))
         try:
+            record_vote(session, user_id, image_id)
             session.commit()
         except IntegrityError:  # already voted (perhaps a moment ago, in another request)
             session.rollback()
     else:
-        session.execute(delete(Vote).where(Vote.user_id == user_id, Vote.image_id == image_id))
+        remove_vote(session, user_id, image_id)
         session.commit()
     return VoteResult(image_id, voted, tally(session, image_id))
 
@@ -109,8 +141,8 @@ def toggle(
 
 
 def tally(session: Session, image_id: int) -> int:
-    """The image's score: the sum of its votes."""
-    return int(session.scalar(select(func.coalesce(func.sum(Vote.value), 0)).where(Vote.image_id == image_id)) or 0)
+    """The image's score: the sum of its votes, as stored with it (0 for an image that does not exist)."""
+    return int(session.scalar(select(Image.score).where(Image.id == image_id)) or 0)
 
 
 def voted_images(session: Session, user_id: int | None, image_ids: Iterable[int]) -> set[int]:

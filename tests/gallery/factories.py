@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from atelier.db import session_scope
 from atelier.infotext import build_infotext
 from atelier.recipe import Recipe
-from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind, User, Vote
+from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind, User
+from atelier.services import votes
 from atelier.settings import Settings
 from atelier.storage import store_image
 
@@ -150,14 +151,14 @@ def add_votes(settings: Settings, image_id: int, *values: int) -> None:
             voter = User(name=f"voter-{uuid.uuid4().hex[:8]}")
             session.add(voter)
             session.flush()
-            session.add(Vote(user_id=voter.id, image_id=image_id, value=value))
+            votes.record_vote(session, voter.id, image_id, value)  # the row and the image's score
 
 
 def add_vote(settings: Settings, image_id: int, member: str, value: int = 1) -> int:
     """`member` (created on first use) votes for the image; returns the member's id."""
     with session_scope(settings.database_url) as session:
         voter = _member(session, member)
-        session.add(Vote(user_id=voter, image_id=image_id, value=value))
+        votes.record_vote(session, voter, image_id, value)
         return voter
 
 
