@@ -280,8 +280,14 @@ def complete(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         return False
+    # A checkpoint that may render NSFW marks its images so (the gallery blurs them, the bot spoilers them).
+    nsfw = bool(
+        session.scalar(
+            select(ModelFile.nsfw_allowed).join(Job, Job.checkpoint_id == ModelFile.id).where(Job.id == job_id)
+        )
+    )
     for record in images:
-        session.add(Image(job_id=job_id, **record.__dict__))
+        session.add(Image(job_id=job_id, nsfw=nsfw, **record.__dict__))
     session.commit()
     image_ids = list(session.scalars(select(Image.id).where(Image.job_id == job_id).order_by(Image.index)))
     events.publish(client, "done", job_id, image_ids=image_ids)

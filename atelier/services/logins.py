@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atelier.schema import Role, User, WebSession
+from atelier.services import quotas
 
 # The local login's member: a name no Discord account gets (those have a discord_id).
 LOCAL_OWNER_NAME = "owner (local)"
@@ -51,11 +52,18 @@ def token_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def discord_member(session: Session, discord_id: int, name: str, moderator: bool | None) -> User:
+def discord_member(
+    session: Session,
+    discord_id: int,
+    name: str,
+    moderator: bool | None,
+    role_ids: Iterable[int | str] | None = None,
+) -> User:
     """The users row of a Discord account, made on first login and renamed when the name changed.
 
     `moderator` is what the guild's roles say (None: no guild is configured, so the role stays as an
-    operator set it). An admin stays admin: that role is given on this machine, not in Discord."""
+    operator set it). An admin stays admin: that role is given on this machine, not in Discord.
+    `role_ids` are the member's guild roles, recorded for per-role quotas (None: not looked up)."""
     query = select(User).where(User.discord_id == discord_id)
     user = session.scalar(query)
     if user is None:
@@ -69,6 +77,8 @@ def discord_member(session: Session, discord_id: int, name: str, moderator: bool
     user.name = name[:NAME_LENGTH]
     if moderator is not None and user.role != Role.ADMIN:
         user.role = Role.MODERATOR if moderator else Role.MEMBER
+    if role_ids is not None:
+        quotas.record_discord_roles(session, user, [int(role) for role in role_ids if str(role).isdigit()])
     session.commit()
     return user
 

@@ -21,6 +21,7 @@ from atelier.errors import Refused
 from atelier.recipe import Recipe
 from atelier.render_plan import batch_key, work_units
 from atelier.schema import Job, JobState, ModelFile, Role, User
+from atelier.services.quotas import Limits, limits_for
 from atelier.settings import Settings
 
 MAX_CONSIDERED = 2000
@@ -167,23 +168,27 @@ def _duration(seconds: float) -> str:
 
 
 def admit(session: Session, settings: Settings, owner_id: int | None, recipe: Recipe, checkpoint: ModelFile) -> None:
-    """Refuse a member's new job over their queue cap or daily GPU quota; call inside the submit
-    transaction. On PostgreSQL the member's row is locked, so two simultaneous submits cannot both
-    pass a check that only one of them should."""
+    """Refuse a member's new job over their queue cap or daily GPU quota (`quotas.limits_for`: the
+    studio's defaults widened by their Discord roles' quotas); call inside the submit transaction. On
+    PostgreSQL the member's row is locked, so two simultaneous submits cannot both pass a check that
+    only one of them should."""
     if owner_id is None:  # jobs of the machine's operator (CLI, the embedded gallery's owner)
         return
     owner = session.scalar(select(User).where(User.id == owner_id).with_for_update())
-    role = owner.role.value if owner is not None else Role.MEMBER.value
-    rules = settings.scheduling
+    if owner is None:
+        rules = settings.scheduling
+        limits = Limits(rules.daily_gpu_seconds.get(Role.MEMBER.value, 0.0), rules.max_queued_per_member)
+    else:
+        limits = limits_for(session, settings, owner)
     waiting = session.scalar(
         select(func.count()).select_from(Job).where(Job.owner_id == owner_id, Job.state == JobState.QUEUED)
     )
-    if rules.max_queued_per_member and int(waiting or 0) >= rules.max_queued_per_member:
+    if limits.max_queued and int(waiting or 0) >= limits.max_queued:
         raise Refused(
             f"you already have {waiting} jobs waiting, the most one member may queue; "
             "submit more when some have started"
         )
-    quota = rules.daily_gpu_seconds.get(role, 0.0)
+    quota = limits.daily_gpu_seconds
     if quota <= 0:
         return
     now = datetime.now(UTC)

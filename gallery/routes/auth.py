@@ -128,6 +128,7 @@ def discord_callback(request: Request, session: SessionDep, settings: SettingsDe
         token = login.exchange_code(settings, params["code"])
         account = login.fetch_account(settings, token)
         moderator: bool | None = None
+        roles: set[str] | None = None  # the guild's roles, recorded for per-role quotas
         if settings.discord.discord_guild_id:
             roles = login.fetch_roles(settings, token)
             if roles is None:
@@ -135,7 +136,7 @@ def discord_callback(request: Request, session: SessionDep, settings: SettingsDe
             moderator = bool(roles & settings.web.moderator_roles)
     except login.DiscordError as error:
         raise HTTPException(400 if error.status == 400 else 502, error.message) from None
-    user = logins.discord_member(session, account.id, account.name, moderator)
+    user = logins.discord_member(session, account.id, account.name, moderator, roles)
     response = _logged_in_response(request, session, settings, user.id, expected.get("next", "/"))
     response.delete_cookie(login.STATE_COOKIE, path="/auth/discord")
     return response

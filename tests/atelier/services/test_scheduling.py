@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from atelier.db import session_factory
 from atelier.errors import Refused
 from atelier.schema import Job, JobSource, JobState, ModelFile, Role, User
-from atelier.services import jobs, scheduling
+from atelier.services import jobs, logins, quotas, scheduling
 from atelier.settings import SchedulingSettings, Settings
 
 
@@ -119,6 +119,54 @@ def test_quota_applies_per_role(session: Session, registered: Settings) -> None:
     rules = with_rules(registered, daily_gpu_seconds={"member": 0.001})
     mod = member(session, "mod", Role.MODERATOR)
     assert queue(session, rules, mod, 2)
+
+
+SUPPORTERS = 730_000_000_000_000_001
+
+
+def supporter(session: Session, name: str, daily_gpu_seconds: float, max_queued: int) -> int:
+    """A member holding a Discord role whose quota moderators set."""
+    quotas.set_quota(session, None, SUPPORTERS, "Supporters", daily_gpu_seconds, max_queued)
+    user = User(name=name, discord_role_ids=[SUPPORTERS])
+    session.add(user)
+    session.commit()
+    return user.id
+
+
+def test_role_with_a_small_quota_is_refused_with_the_sentence(session: Session, registered: Settings) -> None:
+    """A member whose roles give no more than a tiny daily quota is refused with the reset time."""
+    rules = with_rules(registered, daily_gpu_seconds={"member": 0.001})
+    a = supporter(session, "a", daily_gpu_seconds=0.002, max_queued=0)
+    with pytest.raises(Refused, match=r"your daily GPU time is used up .* resets at 00:00 UTC, in \d+"):
+        queue(session, rules, a)
+
+
+def test_generous_role_quota_admits_past_the_default(session: Session, registered: Settings) -> None:
+    """A role with an hour a day lets its member render where the studio's default would refuse."""
+    rules = with_rules(registered, daily_gpu_seconds={"member": 0.001})
+    a = supporter(session, "a", daily_gpu_seconds=3600, max_queued=0)
+    assert queue(session, rules, a, 2)
+
+
+def test_role_quota_widens_the_queue_cap(session: Session, registered: Settings) -> None:
+    """The studio caps waiting jobs at 1; a role allowing 3 lets its member queue 3, and refuses the 4th."""
+    rules = with_rules(registered, max_queued_per_member=1)
+    a = supporter(session, "a", daily_gpu_seconds=0, max_queued=3)
+    queue(session, rules, a, 3)
+    with pytest.raises(Refused, match="3 jobs waiting"):
+        queue(session, rules, a)
+
+
+def test_roles_recorded_at_a_gallery_login_apply_to_web_jobs(session: Session, registered: Settings) -> None:
+    """A member who logged in to the gallery holding a generous role submits web jobs under its quota."""
+    rules = with_rules(registered, max_queued_per_member=1)
+    quotas.set_quota(session, None, SUPPORTERS, "Supporters", 0, 2)
+    user = logins.discord_member(session, 410_000_000_000_000_001, "Ada", None, [str(SUPPORTERS)])
+    data = {"prompt": "a red circle", "steps": 4}
+    for _ in range(2):
+        jobs.submit(session, rules, data, source=JobSource.WEB, owner_id=user.id)
+    with pytest.raises(Refused, match="2 jobs waiting"):
+        jobs.submit(session, rules, data, source=JobSource.WEB, owner_id=user.id)
 
 
 def test_companions_are_compatible_jobs_in_fair_order(session: Session, registered: Settings) -> None:

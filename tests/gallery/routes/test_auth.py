@@ -148,6 +148,17 @@ def test_losing_the_role_makes_a_member_again(
     assert users(oauth_settings)[0][2] == Role.MEMBER
 
 
+def test_login_records_the_members_discord_roles(
+    oauth_client: TestClient, oauth_settings: Settings, fake_oauth: FakeDiscordOAuth
+) -> None:
+    """The guild roles read at login are stored with the member, for per-role quotas on web jobs."""
+    fake_oauth.next_user = FakeUser(410_000_000_000_000_004, "sam", "Sam", roles=["730000000000000002", MODERATOR_ROLE])
+    log_in(oauth_client)
+    with session_scope(oauth_settings.database_url) as session:
+        (user,) = session.scalars(select(User)).all()
+        assert user.discord_role_ids == sorted([730_000_000_000_000_002, int(MODERATOR_ROLE)])
+
+
 def test_non_member_of_the_guild_is_refused(
     oauth_client: TestClient, oauth_settings: Settings, fake_oauth: FakeDiscordOAuth
 ) -> None:
