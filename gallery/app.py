@@ -19,7 +19,23 @@ from atelier import __version__
 from atelier.db import migrate, session_factory
 from atelier.settings import Settings, get_settings
 from gallery.errors import install_error_handlers
-from gallery.routes import api, auth, events, feed, files, members, models, ops, pages, prompt_check, uploads, votes
+from gallery.routes import (
+    api,
+    auth,
+    events,
+    feed,
+    files,
+    members,
+    mod_models,
+    models,
+    moderation,
+    ops,
+    pages,
+    prompt_check,
+    reports,
+    uploads,
+    votes,
+)
 from gallery.security import SecurityHeaders
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -49,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (feed, pages, members, models, api, events, files, ops, auth, votes, uploads, prompt_check):
+        app.include_router(module.router)
+    for module in (reports, moderation, mod_models):
         app.include_router(module.router)
     install_error_handlers(app)
     return app

@@ -92,3 +92,12 @@ def remix_query(image: Image) -> dict[str, str]:
     values = {key: str(recipe[key]) for key in keys if recipe.get(key) not in (None, "")}
     values["seed"] = str(image.seed)
     return values
+
+
+def discord_message_url(job: Job, guild_id: str) -> str | None:
+    """The Discord message that delivered the job's images, when the bot posted it in the studio's
+    guild (web and CLI jobs have no message; without a guild id there is no link to make)."""
+    guild = guild_id.strip()
+    if not (guild.isdigit() and job.discord_channel_id and job.discord_message_id):
+        return None
+    return f"https://discord.com/channels/{guild}/{job.discord_channel_id}/{job.discord_message_id}"

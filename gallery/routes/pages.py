@@ -17,7 +17,7 @@ from atelier.services.votes import tally, voted_images
 from gallery.deps import MAX_ID, RECIPE_FIELDS, FormDep, SessionDep, SettingsDep, checked_id
 from gallery.forms import build_form
 from gallery.lineage import image_recipe, lineage_of
-from gallery.presenters import image_links, image_parameters, job_status, remix_query
+from gallery.presenters import discord_message_url, image_links, image_parameters, job_status, remix_query
 from gallery.queries import visible_image
 from gallery.templating import templates
 from gallery.viewer import ViewerDep, drawing_owner, same_origin
@@ -67,9 +67,12 @@ def job_page(request: Request, job_id: str, session: SessionDep, viewer: ViewerD
 
 
 @router.get("/images/{image_id}", name="image")
-def image_page(request: Request, image_id: str, session: SessionDep, viewer: ViewerDep) -> Response:
+def image_page(
+    request: Request, image_id: str, session: SessionDep, settings: SettingsDep, viewer: ViewerDep
+) -> Response:
     image = visible_image(session, checked_id(image_id, "image"), viewer)
     context = {
+        "discord_url": discord_message_url(image.job, settings.discord.discord_guild_id),
         "viewer": viewer,
         "image": image,
         "score": tally(session, image.id),
