@@ -137,6 +137,9 @@ def _import_upload(request: Request, session: Session, settings: Settings, actor
         try:
             cache = _hash_cache(settings)
             info = model_admin.import_file(session, models_dir, temporary, name, actor, UPLOAD_KINDS[kind_text], cache)
+        except ModelRefused as refused:  # the import names the file it read: the upload's name, not ours
+            message = refused.message.replace(str(temporary), filename).replace("(pass --name)", "(fill in Name)")
+            raise ModelRefused(message.replace("pass another --name", "choose another name")) from None
         finally:
             temporary.unlink(missing_ok=True)
     except AtelierError as error:

@@ -1,18 +1,21 @@
-"""The HTML pages: feed, draw form, job page, image page."""
+"""The HTML pages: feed, draw form, job page, image page (with its report form and Discord link)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from atelier.db import session_scope
-from atelier.schema import Job
-from atelier.settings import Settings
+from atelier.schema import Job, Report
+from atelier.settings import Settings, load_settings
 from gallery.app import create_app
 from tests.gallery.factories import add_failed_job, add_image, job_count
+from tests.gallery.routes.test_moderation import log_in_as
 
 GOOD_FORM = {
     "prompt": "a red circle on a blue background",
@@ -298,3 +301,109 @@ def test_draw_from_a_gallery_image_queues_img2img(client: TestClient, registered
     with session_scope(registered.database_url) as session:
         recipe = session.query(Job).order_by(Job.id.desc()).first().recipe  # type: ignore[union-attr]
     assert (recipe["init_image"], recipe["denoising_strength"]) == (made["file_path"], 0.4)
+
+
+# --- reports and "Open in Discord" ---------------------------------------------------------------
+
+
+@pytest.fixture
+def member_client(registered: Settings) -> Iterator[TestClient]:
+    """A logged-in member (a live session row and its signed cookie); redirects are not followed."""
+    with TestClient(create_app(registered), follow_redirects=False) as client:
+        log_in_as(client, registered, "Ada")
+        yield client
+
+
+def _reports(settings: Settings) -> list[tuple[int, str]]:
+    with session_scope(settings.database_url) as session:
+        return [(row.image_id, row.reason) for row in session.scalars(select(Report))]
+
+
+def test_image_page_offers_members_a_report_form(member_client: TestClient, registered: Settings) -> None:
+    """A logged-in member sees the report form with its reason field."""
+    image_id = add_image(registered)["image_id"]
+    html = member_client.get(f"/images/{image_id}").text
+    assert f'action="/images/{image_id}/report"' in html and 'name="reason"' in html
+
+
+def test_image_page_has_no_report_form_for_visitors(client: TestClient, registered: Settings) -> None:
+    """An anonymous visitor is not offered the report form."""
+    image_id = add_image(registered)["image_id"]
+    assert "/report" not in client.get(f"/images/{image_id}").text
+
+
+def test_report_is_filed_and_confirmed(member_client: TestClient, registered: Settings) -> None:
+    """Sending the form files the report and returns to the image page, which thanks the member."""
+    image_id = add_image(registered)["image_id"]
+    response = member_client.post(f"/images/{image_id}/report", data={"reason": "gore in a SFW channel"})
+    assert response.status_code == 303 and response.headers["location"] == f"/images/{image_id}?reported=1#report"
+    assert _reports(registered) == [(image_id, "gore in a SFW channel")]
+    assert 'data-role="report-sent"' in member_client.get(response.headers["location"]).text
+
+
+def test_report_without_reason_is_a_clear_422(member_client: TestClient, registered: Settings) -> None:
+    """An empty reason is answered 422 with what to write; nothing is filed."""
+    image_id = add_image(registered)["image_id"]
+    response = member_client.post(f"/images/{image_id}/report", data={"reason": "  "})
+    assert response.status_code == 422 and "reason: say what is wrong" in response.text
+    assert _reports(registered) == []
+
+
+def test_report_of_a_hidden_image_is_404(member_client: TestClient, registered: Settings) -> None:
+    """A hidden image cannot be reported: it does not exist for members."""
+    image_id = add_image(registered, hidden=True)["image_id"]
+    response = member_client.post(f"/images/{image_id}/report", data={"reason": "spam"})
+    assert response.status_code == 404 and _reports(registered) == []
+
+
+def test_anonymous_report_leads_to_login(client: TestClient, registered: Settings) -> None:
+    """A visitor's report goes to the login page, which brings them back to the image."""
+    image_id = add_image(registered)["image_id"]
+    response = client.post(f"/images/{image_id}/report", data={"reason": "spam"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == f"/login?next=%2Fimages%2F{image_id}"
+    assert _reports(registered) == []
+
+
+def test_cross_site_report_is_refused(member_client: TestClient, registered: Settings) -> None:
+    """A report posted from another site is refused (403) and not filed."""
+    image_id = add_image(registered)["image_id"]
+    headers = {"origin": "https://evil.example", "sec-fetch-site": "cross-site"}
+    response = member_client.post(f"/images/{image_id}/report", data={"reason": "spam"}, headers=headers)
+    assert response.status_code == 403 and _reports(registered) == []
+
+
+def _delivered(settings: Settings, job_id: int) -> None:
+    with session_scope(settings.database_url) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        job.discord_channel_id, job.discord_message_id = 810000000000000001, 820000000000000002
+
+
+def _guild_client(monkeypatch: pytest.MonkeyPatch, guild: str) -> TestClient:
+    monkeypatch.setenv("ATELIER_DISCORD_GUILD_ID", guild)
+    return TestClient(create_app(load_settings()))
+
+
+def test_open_in_discord_links_the_delivery_message(registered: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An image the bot delivered links to its message in the studio's guild."""
+    image = add_image(registered)
+    _delivered(registered, image["job_id"])
+    with _guild_client(monkeypatch, "700000000000000001") as client:
+        html = client.get(f"/images/{image['image_id']}").text
+    expected = "https://discord.com/channels/700000000000000001/810000000000000001/820000000000000002"
+    assert f'href="{expected}" data-role="open-in-discord"' in html
+
+
+def test_no_discord_link_without_a_guild(registered: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a configured guild there is no link, even for a delivered image."""
+    image = add_image(registered)
+    _delivered(registered, image["job_id"])
+    with _guild_client(monkeypatch, "") as client:
+        assert 'data-role="open-in-discord"' not in client.get(f"/images/{image['image_id']}").text
+
+
+def test_no_discord_link_for_a_web_render(registered: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An image drawn on the web has no Discord message, so no link."""
+    image_id = add_image(registered)["image_id"]
+    with _guild_client(monkeypatch, "700000000000000001") as client:
+        assert 'data-role="open-in-discord"' not in client.get(f"/images/{image_id}").text
