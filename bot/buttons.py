@@ -4,7 +4,7 @@ Every press defers first, before any database work, because a component interact
 seconds to be answered. Derived jobs (reroll, variations, upscale) defer with a public "thinking…"
 that becomes their own queued message, exactly like `/draw`; parameters answer privately; delete and
 cancel defer silently and act on the message the button sits on; remix answers with its form, which
-must be the first answer (`bot.remix`). Whatever goes wrong, the member
+must be the first answer (`bot.remix`); a vote answers privately with the new tally. Whatever goes wrong, the member
 gets a sentence (ephemeral) and the log gets the traceback: never a failed interaction.
 """
 
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import commands, messages, remix, store_buttons
+from bot.members import author_of, where_of
 from bot.replies import answer_privately, report_error
 from bot.status import StatusMessage
 from bot.store import Author
@@ -36,6 +37,8 @@ async def press(interaction: discord.Interaction[AtelierBot], action: str, targe
             await derive(interaction, action, target)
         elif action == "remix":
             await remix.open_for_image(interaction, target)
+        elif action == "vote":
+            await vote(interaction, target)
         elif action == "info":
             await parameters(interaction, target)
         elif action == "delete":
@@ -49,7 +52,7 @@ async def press(interaction: discord.Interaction[AtelierBot], action: str, targe
 
 
 def _author(interaction: discord.Interaction[AtelierBot]) -> Author:
-    return Author(interaction.user.id, interaction.user.name)
+    return author_of(interaction)
 
 
 async def derive(interaction: discord.Interaction[AtelierBot], action: str, image_id: int) -> None:
@@ -58,12 +61,20 @@ async def derive(interaction: discord.Interaction[AtelierBot], action: str, imag
     await interaction.response.defer(thinking=True)
     bot = interaction.client
     queued, upscaled = await asyncio.to_thread(
-        store_buttons.submit_derived, bot.settings, _author(interaction), interaction.channel_id, action, image_id
+        store_buttons.submit_derived, bot.settings, _author(interaction), where_of(interaction), action, image_id
     )
     note = ""
     if upscaled is not None:
         note = messages.upscale_note(upscaled.width, upscaled.height, upscaled.factor, upscaled.capped)
     await track(interaction, queued, received, note)
+
+
+async def vote(interaction: discord.Interaction[AtelierBot], image_id: int) -> None:
+    """❤️: vote for the image or take the vote back, and say privately where it stands."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    result = await asyncio.to_thread(store_buttons.vote, interaction.client.settings, _author(interaction), image_id)
+    log.info("vote on image %s %s by %s", image_id, "added" if result.voted else "removed", interaction.user.id)
+    await interaction.followup.send(messages.voted(result.image_id, result.voted, result.score), ephemeral=True)
 
 
 async def parameters(interaction: discord.Interaction[AtelierBot], image_id: int) -> None:

@@ -25,6 +25,7 @@ from bot.delivery import Deliveries
 from bot.draw import draw
 from bot.endpoint import use_gateway_from_api
 from bot.mod import mod
+from bot.mod_policies import SUBGROUPS
 from bot.replies import report_error
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class AtelierBot(discord.Client):
             *MENUS,
             mod,
         ]
+        assert all(group.parent is mod for group in SUBGROUPS)  # /mod channel and /mod quota are attached
         for command in commands:
             self.tree.add_command(command)
         self.deliveries = Deliveries(self, settings, self.tuning)

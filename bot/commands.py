@@ -20,6 +20,7 @@ from atelier.settings import Settings
 from bot import messages, pages, remix, store_commands
 from bot.choices import parse_image_ref
 from bot.components import queue_view
+from bot.members import author_of, where_of
 from bot.replies import answer_privately
 from bot.store import Author
 from bot.tracking import track
@@ -34,7 +35,7 @@ EMBED_COLOUR = 0x7C5CFF
 
 
 def _author(interaction: discord.Interaction[AtelierBot]) -> Author:
-    return Author(interaction.user.id, interaction.user.name)
+    return author_of(interaction)
 
 
 async def queue_listing(settings: Settings, author: Author) -> tuple[str, discord.ui.View]:
@@ -69,7 +70,7 @@ async def reroll_exact(interaction: discord.Interaction[AtelierBot], image: app_
     try:
         image_id = parse_image_ref(image)
         queued = await asyncio.to_thread(
-            store_commands.submit_exact, bot.settings, _author(interaction), interaction.channel_id, image_id
+            store_commands.submit_exact, bot.settings, _author(interaction), where_of(interaction), image_id
         )
     except AtelierError as error:
         await answer_privately(interaction, messages.input_error(error))

@@ -37,10 +37,11 @@ REROLL = Action("reroll", "🔁", "Reroll")
 VARY = Action("vary", "🎲", "Variations")
 UPSCALE = Action("upscale", "⬆️", "Upscale")
 REMIX = Action("remix", "✏️", "Remix")
+VOTE = Action("vote", "❤️", "Vote")
 INFO = Action("info", "\N{INFORMATION SOURCE}\ufe0f", "Parameters")
 DELETE = Action("delete", "🗑️", "Delete", discord.ButtonStyle.danger)
 CANCEL = Action("cancel", "✖️", "Cancel", discord.ButtonStyle.danger)
-IMAGE_ACTIONS = {a.name: a for a in (REROLL, VARY, UPSCALE, REMIX, INFO, DELETE)}
+IMAGE_ACTIONS = {a.name: a for a in (REROLL, VARY, UPSCALE, REMIX, VOTE, INFO, DELETE)}
 
 
 def custom_id(action: Action, target: int) -> str:
@@ -51,7 +52,7 @@ class ImageButton(
     ui.DynamicItem[ui.Button[Any]],
     template=rf"{PREFIX}:(?P<action>{'|'.join(IMAGE_ACTIONS)}):(?P<image>{ID})",
 ):
-    """A button that acts on one gallery image (reroll, variations, upscale, remix, parameters, delete)."""
+    """A button that acts on one gallery image (reroll, variations, upscale, remix, vote, parameters, delete)."""
 
     def __init__(self, action: Action, image_id: int, label: str | None = None) -> None:
         button: ui.Button[Any] = ui.Button(
@@ -98,25 +99,27 @@ def image_url(public_url: str, image_id: int) -> str:
 
 
 def result_view(image_ids: list[int], public_url: str) -> ui.View:
-    """One image: all seven buttons on two rows. A batch (up to 4): reroll and delete for the whole job
-    on the first row, then a row per image with its own variations, upscale, remix, parameters and
-    gallery link (numbered as in the message), within Discord's five rows of five."""
+    """One image: all eight buttons on two rows. A batch (up to 4): reroll, the gallery link (of the
+    first image) and delete for the whole job on the first row, then a row per image with its own
+    variations, upscale, remix, vote and parameters (numbered as in the message), within Discord's
+    five rows of five: a per-image link would make six."""
     view = ui.View(timeout=None)
     if not image_ids:
         return view
     first = image_ids[0]
     if len(image_ids) == 1:
-        for action in (REROLL, VARY, UPSCALE, REMIX, INFO):
+        for action in (REROLL, VARY, UPSCALE, REMIX, VOTE):
             view.add_item(_row(ImageButton(action, first), 0))
+        view.add_item(_row(ImageButton(INFO, first), 1))
         view.add_item(_row(gallery_link(public_url, first), 1))
         view.add_item(_row(ImageButton(DELETE, first), 1))
         return view
     view.add_item(_row(ImageButton(REROLL, first), 0))
+    view.add_item(_row(gallery_link(public_url, first), 0))
     view.add_item(_row(ImageButton(DELETE, first), 0))
     for number, image_id in enumerate(image_ids[:4], start=1):
-        for action in (VARY, UPSCALE, REMIX, INFO):
-            view.add_item(_row(ImageButton(action, image_id, f"{action.label[0]}{number}"), number))
-        view.add_item(_row(gallery_link(public_url, image_id, str(number)), number))
+        for action in (VARY, UPSCALE, REMIX, VOTE, INFO):
+            view.add_item(_row(ImageButton(action, image_id, str(number)), number))  # the emoji says what
     return view
 
 

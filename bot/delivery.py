@@ -32,10 +32,12 @@ from redis.exceptions import RedisError
 
 from atelier import events
 from atelier.schema import JobState
+from atelier.services import channels
 from atelier.settings import Settings
 from bot import messages, store
 from bot.components import result_view
 from bot.config import BotTuning
+from bot.members import age_restricted
 from bot.status import Progress, StatusMessage, decode_preview
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class Waiter:
     filesize_limit: int = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
     attempts: int = 0
     status: StatusMessage | None = None  # the "queued" message, when this run of the bot knows it
+    age_restricted: bool | None = None  # as the interaction's channel said; None: ask the channel cache
 
 
 class Deliveries:
@@ -273,8 +276,9 @@ class Deliveries:
         return result_view(ids, self._settings.web.public_url)
 
     async def _post(self, waiter: Waiter, outcome: store.Outcome) -> int:
+        restricted = self._age_restricted(waiter)
         if waiter.followup is not None and time.monotonic() < waiter.followup_until:
-            content, files = self._render(outcome, waiter.filesize_limit, mention="")
+            content, files = self._render(outcome, waiter.filesize_limit, restricted, mention="")
             try:
                 sent = await waiter.followup.send(content, files=files, view=self._view(outcome), wait=True)
                 return sent.id
@@ -286,14 +290,26 @@ class Deliveries:
         allowed = discord.AllowedMentions.none()
         if waiter.user_id:
             allowed = discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(waiter.user_id)])
-        content, files = self._render(outcome, discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES, mention=mention)
+        limit = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+        content, files = self._render(outcome, limit, restricted, mention=mention)
         channel = self._client.get_partial_messageable(waiter.channel_id)
         message = await channel.send(content, files=files, allowed_mentions=allowed, view=self._view(outcome))
         return message.id
 
+    def _age_restricted(self, waiter: Waiter) -> bool:
+        """Whether the job's channel is age-restricted: Discord's channel cache first (it follows
+        changes), else what the interaction said; unknown counts as not (NSFW stays behind spoilers)."""
+        channel = self._client.get_channel(waiter.channel_id) if waiter.channel_id is not None else None
+        if channel is not None:
+            return age_restricted(channel)
+        return bool(waiter.age_restricted)
+
     @staticmethod
-    def _render(outcome: store.Outcome, size_limit: int, *, mention: str) -> tuple[str, list[discord.File]]:
-        """The message text and fresh file objects (a File is spent once sent)."""
+    def _render(
+        outcome: store.Outcome, size_limit: int, restricted: bool, *, mention: str
+    ) -> tuple[str, list[discord.File]]:
+        """The message text and fresh file objects (a File is spent once sent); images are spoilers
+        as the channel's policy says (`atelier.services.channels.spoiler`)."""
         if outcome.state == JobState.FAILED:
             return messages.failed(outcome.recipe, outcome.error or "unknown error", mention), []
         if outcome.state == JobState.CANCELLED:
@@ -307,7 +323,8 @@ class Deliveries:
                 notes.append(messages.too_large(picture.index, len(picture.data), size_limit))
                 continue
             name = f"atelier_{outcome.job_id}_{picture.index}_{picture.seed}.png"
-            files.append(discord.File(io.BytesIO(picture.data), filename=name, spoiler=picture.nsfw))
+            hidden = channels.spoiler(picture.nsfw, restricted, outcome.spoiler_all)
+            files.append(discord.File(io.BytesIO(picture.data), filename=name, spoiler=hidden))
         if outcome.missing:
             notes.append(f"({outcome.missing} image file(s) are missing from the store)")
         seeds = [p.seed for p in outcome.pictures]

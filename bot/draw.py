@@ -24,7 +24,9 @@ from atelier.samplers import supported_samplers
 from atelier.settings import Settings
 from bot import messages, store, store_commands
 from bot.choices import MAX_CHOICES, WARM_MARK, ModelChoice, model_choices, size_presets
+from bot.members import author_of, where_of
 from bot.replies import answer_privately
+from bot.store import Where
 from bot.tracking import track
 
 if TYPE_CHECKING:
@@ -81,10 +83,10 @@ async def draw(
         "count": count,
     }
     data = {key: value for key, value in options.items() if value is not None}
-    author = store.Author(interaction.user.id, interaction.user.name)
-    channel_id = interaction.channel_id
     try:
-        queued = await asyncio.to_thread(store.submit_draw, bot.settings, author, channel_id, data)
+        queued = await asyncio.to_thread(
+            store.submit_draw, bot.settings, author_of(interaction), where_of(interaction), data
+        )
     except AtelierError as error:
         await answer_privately(interaction, messages.input_error(error))
         return
@@ -92,19 +94,21 @@ async def draw(
 
 
 class _Cached:
-    """The enabled checkpoints for a few seconds: autocomplete asks on every keystroke."""
+    """The checkpoints usable in each channel for a few seconds: autocomplete asks on every keystroke."""
 
     seconds = 5.0
 
     def __init__(self) -> None:
-        self._at = -1e9
-        self._value: list[ModelChoice] = []
+        self._found: dict[Where, tuple[float, list[ModelChoice]]] = {}
 
-    async def get(self, settings: Settings) -> list[ModelChoice]:
-        if time.monotonic() - self._at > self.seconds:
-            self._value = await asyncio.to_thread(store_commands.checkpoint_choices, settings)
-            self._at = time.monotonic()
-        return self._value
+    async def get(self, settings: Settings, where: Where) -> list[ModelChoice]:
+        at, value = self._found.get(where, (-1e9, []))
+        if time.monotonic() - at > self.seconds:
+            value = await asyncio.to_thread(store_commands.checkpoint_choices, settings, where)
+            now = time.monotonic()
+            self._found = {key: kept for key, kept in self._found.items() if now - kept[0] <= self.seconds}
+            self._found[where] = (now, value)
+        return value
 
 
 _checkpoints = _Cached()
@@ -114,7 +118,7 @@ _checkpoints = _Cached()
 async def model_autocomplete(
     interaction: discord.Interaction[AtelierBot], current: str
 ) -> list[app_commands.Choice[str]]:
-    found = await _checkpoints.get(interaction.client.settings)
+    found = await _checkpoints.get(interaction.client.settings, where_of(interaction))
     return [app_commands.Choice(name=label, value=value) for label, value in model_choices(found, current)]
 
 
@@ -124,7 +128,7 @@ async def size_autocomplete(
 ) -> list[app_commands.Choice[str]]:
     """Presets for the model chosen so far (the default's when none), filtered by what is typed."""
     chosen = str(getattr(interaction.namespace, "model", None) or "")
-    models = await _checkpoints.get(interaction.client.settings)
+    models = await _checkpoints.get(interaction.client.settings, where_of(interaction))
     native = await asyncio.to_thread(store_commands.native_size, interaction.client.settings, chosen) if models else 512
     typed = current.strip().lower()
     return [

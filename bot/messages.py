@@ -111,6 +111,14 @@ def upscale_note(width: int, height: int, factor: float, capped: bool) -> str:
 CODE_FENCE = "```"
 
 
+def voted(image_id: int, voted: bool, score: int) -> str:
+    """The answer to ❤️: the member's vote as it is now, and the image's tally."""
+    tally = f"{score} vote{'' if score == 1 else 's'}"
+    if voted:
+        return f"❤️ You voted for image #{image_id}; it has {tally}. Press ❤️ again to take the vote back."
+    return f"🤍 You took back your vote for image #{image_id}; it has {tally}."
+
+
 def parameters(infotext: str) -> str | None:
     """The infotext in a code block to copy, or None when it does not fit in one message (send a file)."""
     text = infotext.replace(CODE_FENCE, "`\u200b``")  # a fence inside would end the block early

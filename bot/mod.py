@@ -23,6 +23,7 @@ from atelier.services.audit import Entry
 from atelier.services.model_admin import ModelInfo
 from bot import messages, store_mod
 from bot.choices import MAX_CHOICES, clip_label, parse_image_ref
+from bot.members import author_of
 from bot.moderators import may_moderate, refuse_unless_moderator
 from bot.replies import answer_privately
 from bot.store import Author
@@ -47,7 +48,7 @@ ban = app_commands.Group(name="ban", description="Words and phrases kept out of 
 
 
 def _author(interaction: discord.Interaction[AtelierBot]) -> Author:
-    return Author(interaction.user.id, interaction.user.name)
+    return author_of(interaction)
 
 
 async def _run(interaction: discord.Interaction[AtelierBot], work: Callable[..., T], *args: Any) -> T | None:

@@ -26,8 +26,8 @@ from discord import ui
 from atelier.errors import AtelierError, InvalidInput
 from atelier.recipe import MAX_PROMPT_CHARS
 from bot import messages, store_commands
+from bot.members import author_of, where_of
 from bot.replies import answer_privately
-from bot.store import Author
 from bot.store_commands import RemixSource
 from bot.tracking import track
 
@@ -147,7 +147,7 @@ async def on_submit(interaction: discord.Interaction[AtelierBot], target: str) -
     received = time.monotonic()
     await interaction.response.defer(thinking=True)
     bot = interaction.client
-    author = Author(interaction.user.id, interaction.user.name)
+    author = author_of(interaction)
     data: Mapping[str, Any] = dict(interaction.data or {})
     try:
         changes = form_changes(submitted_values(data))
@@ -156,7 +156,7 @@ async def on_submit(interaction: discord.Interaction[AtelierBot], target: str) -
         else:
             source = await asyncio.to_thread(store_commands.gallery_source, bot.settings, int(target))
         queued = await asyncio.to_thread(
-            store_commands.submit_remix, bot.settings, author, interaction.channel_id, source, changes
+            store_commands.submit_remix, bot.settings, author, where_of(interaction), source, changes
         )
     except AtelierError as error:
         await answer_privately(interaction, messages.input_error(error))

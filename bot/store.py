@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from atelier.db import session_factory
 from atelier.recipe import checkpoint_name
 from atelier.schema import Image, Job, JobSource, JobState, User
-from atelier.services import jobs
+from atelier.services import channels, jobs, quotas
 from atelier.services.models import resolve_checkpoint
 from atelier.settings import Settings
 from bot.choices import parse_size
@@ -34,6 +34,16 @@ FINISHED = (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
 class Author:
     discord_id: int
     name: str
+    role_ids: tuple[int, ...] | None = None
+    """The member's Discord roles when the interaction carried them (recorded for per-role quotas)."""
+
+
+@dataclass(frozen=True)
+class Where:
+    """The channel a job is asked for in, and whether Discord says it is age-restricted."""
+
+    channel_id: int | None
+    age_restricted: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,8 @@ class Outcome:
     exact_of_image_id: int | None = None
     """A /reroll-exact job: the gallery image it rendered again, and whether the pixels came out equal."""
     exact_match: bool | None = None
+    spoiler_all: bool = False
+    """Moderators asked for every result in the job's channel behind a spoiler."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,8 @@ def open_session(settings: Settings) -> Session:
 
 
 def ensure_user(session: Session, author: Author) -> int:
-    """The users row of a Discord account, made on its first command."""
+    """The users row of a Discord account, made on its first command; its Discord roles recorded
+    whenever the interaction carried them."""
     query = select(User).where(User.discord_id == author.discord_id)
     user = session.scalar(query)
     if user is None:
@@ -93,20 +106,29 @@ def ensure_user(session: Session, author: Author) -> int:
     elif user.name != author.name[:100]:
         user.name = author.name[:100]
         session.commit()
+    if author.role_ids is not None:
+        quotas.record_discord_roles(session, user, author.role_ids)
     return user.id
 
 
-def submit_draw(settings: Settings, author: Author, channel_id: int | None, data: Mapping[str, Any]) -> Queued:
+def check_here(session: Session, where: Where, data: Mapping[str, Any]) -> None:
+    """Refuse the job's checkpoint where the channel's policy does not allow it (`Refused`)."""
+    checkpoint = resolve_checkpoint(session, checkpoint_name(data))
+    channels.check_channel(session, where.channel_id, where.age_restricted, checkpoint)
+
+
+def submit_draw(settings: Settings, author: Author, where: Where, data: Mapping[str, Any]) -> Queued:
     """Create the job through the one submit service; raises `AtelierError` on bad input."""
     data = dict(data)
     size = data.pop("size", None)
     with open_session(settings) as session:
         owner_id = ensure_user(session, author)
+        check_here(session, where, data)
         if size:  # an aspect preset is sized for the chosen model's native area
             native = resolve_checkpoint(session, checkpoint_name(data)).native_size
             data["width"], data["height"] = parse_size(str(size), native)
         job = jobs.submit(
-            session, settings, data, source=JobSource.DISCORD, owner_id=owner_id, discord_channel_id=channel_id
+            session, settings, data, source=JobSource.DISCORD, owner_id=owner_id, discord_channel_id=where.channel_id
         )
         return Queued(job.id, job.queue_position or 1, job.eta_seconds)
 
@@ -137,8 +159,17 @@ def load_outcome(settings: Settings, job_id: int) -> Outcome | None:
                     missing += 1
                     continue
                 pictures.append(Picture(image.id, image.index, image.seed, path.read_bytes(), image.nsfw))
+        spoilers = channels.spoiler_all(session, job.discord_channel_id)
         return Outcome(
-            job.id, job.state, job.error, dict(job.recipe), pictures, missing, job.exact_of_image_id, job.exact_match
+            job.id,
+            job.state,
+            job.error,
+            dict(job.recipe),
+            pictures,
+            missing,
+            job.exact_of_image_id,
+            job.exact_match,
+            spoilers,
         )
 
 

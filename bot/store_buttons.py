@@ -15,15 +15,15 @@ from sqlalchemy.orm import Session
 
 from atelier import events
 from atelier.schema import JobSource, User
-from atelier.services import derive, jobs, removal
+from atelier.services import derive, jobs, removal, votes
 from atelier.settings import Settings
-from bot.store import Author, Queued, ensure_user, open_session
+from bot.store import Author, Queued, Where, check_here, ensure_user, open_session
 
 DERIVED_ACTIONS = ("reroll", "vary", "upscale")
 
 
 def submit_derived(
-    settings: Settings, author: Author, channel_id: int | None, action: str, image_id: int
+    settings: Settings, author: Author, where: Where, action: str, image_id: int
 ) -> tuple[Queued, derive.Upscaled | None]:
     """Reroll, variations or upscale of a gallery image, as a Discord job whose parent is that image."""
     with open_session(settings) as session:
@@ -39,6 +39,7 @@ def submit_derived(
             data, upscaled = derive.upscale(recipe, image)
         else:
             raise ValueError(f"not a derived action: {action!r}")
+        check_here(session, where, data)
         job = jobs.submit(
             session,
             settings,
@@ -46,7 +47,7 @@ def submit_derived(
             source=JobSource.DISCORD,
             owner_id=owner_id,
             parent_image_id=image_id,
-            discord_channel_id=channel_id,
+            discord_channel_id=where.channel_id,
         )
         return Queued(job.id, job.queue_position or 1, job.eta_seconds), upscaled
 
@@ -72,3 +73,12 @@ def cancel(settings: Settings, author: Author, job_id: int) -> Mapping[str, Any]
     with open_session(settings) as session:
         job = jobs.cancel(session, events.shared_client(settings.redis_url), job_id, _actor(session, author))
         return dict(job.recipe)
+
+
+def vote(settings: Settings, author: Author, image_id: int) -> votes.VoteResult:
+    """❤️ pressed: the member's vote on the image toggled, by the same rules and tally as reactions
+    and the gallery's hearts (`Forbidden` for one's own image, `Refused` over the rate limit)."""
+    with open_session(settings) as session:
+        user_id = ensure_user(session, author)
+        client = events.shared_client(settings.redis_url)
+        return votes.toggle(session, user_id, image_id, client=client, per_minute=settings.web.votes_per_minute)

@@ -21,11 +21,11 @@ from sqlalchemy import select
 from atelier import events
 from atelier.errors import InvalidInput, NotFound
 from atelier.schema import Image, JobSource, User
-from atelier.services import derive, jobs, listings
+from atelier.services import channels, derive, jobs, listings
 from atelier.services.models import enabled_checkpoints, resolve_checkpoint
 from atelier.settings import Settings
 from bot.choices import ModelChoice
-from bot.store import Author, Queued, ensure_user, open_session
+from bot.store import Author, Queued, Where, check_here, ensure_user, open_session
 
 STASH_PREFIX = "atelier:remix-recipe:"
 STASH_SECONDS = 24 * 3600
@@ -42,10 +42,13 @@ class RemixSource:
     """Said under the queued reply (e.g. that an unknown checkpoint was replaced by the default)."""
 
 
-def checkpoint_choices(settings: Settings) -> list[ModelChoice]:
+def checkpoint_choices(settings: Settings, where: Where) -> list[ModelChoice]:
+    """The checkpoints a member may pick in this channel (its allow list, NSFW ones only where
+    age-restricted), warm ones marked."""
     warm = listings.warm_checkpoints(settings)
     with open_session(settings) as session:
-        return [ModelChoice(m.name, m.base_arch, m.name in warm) for m in enabled_checkpoints(session)]
+        usable = channels.usable_checkpoints(session, where.channel_id, where.age_restricted)
+        return [ModelChoice(m.name, m.base_arch, m.name in warm) for m in usable]
 
 
 def native_size(settings: Settings, checkpoint: str) -> int:
@@ -71,12 +74,20 @@ def catalogue(settings: Settings) -> list[listings.ModelEntry]:
         return listings.catalogue(session, warm)
 
 
-def submit_exact(settings: Settings, author: Author, channel_id: int | None, image_id: int) -> Queued:
+def submit_exact(settings: Settings, author: Author, where: Where, image_id: int) -> Queued:
     """Render a gallery image again from its stored recipe and seed; the worker compares the pixels."""
     with open_session(settings) as session:
         owner_id = ensure_user(session, author)
+        image = session.get(Image, image_id)
+        if image is not None and not image.hidden:  # else rerender_exact says the image does not exist
+            check_here(session, where, image.job.recipe)
         job = jobs.rerender_exact(
-            session, settings, image_id, source=JobSource.DISCORD, owner_id=owner_id, discord_channel_id=channel_id
+            session,
+            settings,
+            image_id,
+            source=JobSource.DISCORD,
+            owner_id=owner_id,
+            discord_channel_id=where.channel_id,
         )
         return Queued(job.id, job.queue_position or 1, job.eta_seconds)
 
@@ -144,7 +155,7 @@ def stashed(settings: Settings, key: str) -> RemixSource:
 def submit_remix(
     settings: Settings,
     author: Author,
-    channel_id: int | None,
+    where: Where,
     source: RemixSource,
     changes: Mapping[str, Any],
 ) -> Queued:
@@ -154,6 +165,7 @@ def submit_remix(
         owner_id = ensure_user(session, author)
         if source.parent_image_id is not None:
             derive.source_image(session, source.parent_image_id)  # still in the gallery
+        check_here(session, where, data)
         job = jobs.submit(
             session,
             settings,
@@ -161,6 +173,6 @@ def submit_remix(
             source=JobSource.DISCORD,
             owner_id=owner_id,
             parent_image_id=source.parent_image_id,
-            discord_channel_id=channel_id,
+            discord_channel_id=where.channel_id,
         )
         return Queued(job.id, job.queue_position or 1, job.eta_seconds)

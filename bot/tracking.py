@@ -15,6 +15,7 @@ import discord
 from bot import messages
 from bot.components import cancel_view
 from bot.delivery import Waiter
+from bot.members import age_restricted
 from bot.status import StatusMessage
 from bot.store import Queued
 
@@ -38,6 +39,7 @@ async def track(interaction: discord.Interaction[AtelierBot], queued: Queued, re
         followup=interaction.followup,
         followup_until=token_until,
         filesize_limit=interaction.filesize_limit,
+        age_restricted=age_restricted(interaction.channel),
     )
     late = queued.eta_seconds is not None and queued.eta_seconds > bot.tuning.followup_seconds
     content = messages.queued(queued.position, queued.eta_seconds, via_channel=late)

@@ -31,10 +31,10 @@ def queued_reply(fake: FakeDiscord, path: str) -> str:
 
 
 def test_result_carries_every_button(bot: Process, fake_discord: FakeDiscord, registered: Settings) -> None:
-    """A one-image result has reroll, variations, upscale, remix, parameters, delete and a gallery link."""
+    """A one-image result has reroll, variations, upscale, remix, vote, parameters, delete and a gallery link."""
     image_id, message = delivered_image(fake_discord, registered, prompt="a red circle")
     actions = [custom_id.split(":")[1] for custom_id in custom_ids(message)]
-    assert actions == ["reroll", "vary", "upscale", "remix", "info", "delete"]
+    assert actions == ["reroll", "vary", "upscale", "remix", "vote", "info", "delete"]
     assert links(message) == [f"{registered.web.public_url}/images/{image_id}"]
 
 

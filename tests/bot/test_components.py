@@ -19,23 +19,31 @@ def components(image_ids: list[int]) -> list[dict[str, Any]]:
     return asyncio.run(build())
 
 
-def test_single_image_has_seven_buttons_on_two_rows() -> None:
-    """One image: reroll, variations, upscale, remix, parameters; then the gallery link and delete."""
+def test_single_image_has_eight_buttons_on_two_rows() -> None:
+    """One image: reroll, variations, upscale, remix, vote; then parameters, the gallery link and delete."""
     rows = components([5])
     first, second = ([c.get("custom_id") or c.get("url") for c in row["components"]] for row in rows)
-    assert first == ["atelier:reroll:5", "atelier:vary:5", "atelier:upscale:5", "atelier:remix:5", "atelier:info:5"]
-    assert second == [f"{PUBLIC}/images/5", "atelier:delete:5"]
+    assert first == ["atelier:reroll:5", "atelier:vary:5", "atelier:upscale:5", "atelier:remix:5", "atelier:vote:5"]
+    assert second == ["atelier:info:5", f"{PUBLIC}/images/5", "atelier:delete:5"]
 
 
 def test_batch_fits_discords_five_rows() -> None:
     """Four images: a row for the job and a row per image, at most five buttons a row."""
     rows = components([5, 6, 7, 8])
     assert len(rows) == 5 and all(len(row["components"]) <= 5 for row in rows)
-    assert [c["label"] for c in rows[4]["components"]] == ["V4", "U4", "R4", "P4", "4"]
-    assert rows[4]["components"][0]["custom_id"] == "atelier:vary:8"
+    assert [c.get("custom_id") or c.get("url") for c in rows[0]["components"]] == [
+        "atelier:reroll:5", f"{PUBLIC}/images/5", "atelier:delete:5"
+    ]  # fmt: skip
 
 
-@pytest.mark.parametrize("custom_id", ["atelier:reroll:5", "atelier:delete:123456789012345678"])
+def test_batch_rows_carry_each_images_own_buttons() -> None:
+    """The fourth image's row: variations, upscale, remix, vote and parameters of that image, numbered 4."""
+    row = components([5, 6, 7, 8])[4]["components"]
+    assert [c["custom_id"] for c in row] == [f"atelier:{a}:8" for a in ("vary", "upscale", "remix", "vote", "info")]
+    assert {c["label"] for c in row} == {"4"}
+
+
+@pytest.mark.parametrize("custom_id", ["atelier:reroll:5", "atelier:vote:5", "atelier:delete:123456789012345678"])
 def test_image_custom_ids_match_the_registered_template(custom_id: str) -> None:
     """What the views send is what the dynamic item parses after a restart."""
     assert ImageButton.__discord_ui_compiled_template__.fullmatch(custom_id)

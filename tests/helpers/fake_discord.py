@@ -12,7 +12,8 @@ responses, followups, channel messages and their edits and deletions, button pre
 (`submit_modal`), message context menus (`send_message_command`, with the target message resolved)
 members' messages with attachments it serves over loopback (`post_member_message`), members'
 reactions (`react`: MESSAGE_REACTION_ADD/REMOVE, sent only to a session that asked for the
-reactions intent, as Discord does) and members with roles and permissions of their own, and
+reactions intent, as Discord does), members with roles and permissions of their own, role options
+resolved as Discord resolves them, and a second, age-restricted channel (`nsfw_channel_id`), and
 answers like Discord does where it matters: JSON with `Content-Type: application/json` exactly
 (discord.py compares the header string), 404 "Unknown interaction" for a callback after 3 s or a
 second callback, 401 "Invalid Webhook Token" for an expired interaction token. Every request is
@@ -65,6 +66,9 @@ GUILDS_INTENT = 1 << 0
 GUILD_MESSAGE_REACTIONS_INTENT = 1 << 10
 MODERATOR_ROLE_ID = 720_000_000_000_000_001
 """A role the fake guild has (named "Moderators"), for the bot's moderator-role setting."""
+SUPPORTER_ROLE_ID = 720_000_000_000_000_002
+"""Another role of the fake guild (named "Supporters"), for per-role quotas."""
+ROLE_OPTION = 8
 SUB_COMMAND = 1
 SUB_COMMAND_GROUP = 2
 
@@ -196,12 +200,14 @@ class FakeDiscord:
         bot_user_id: int = 900_000_000_000_000_001,
         guild_id: int = 700_000_000_000_000_001,
         channel_id: int = 710_000_000_000_000_001,
+        nsfw_channel_id: int = 710_000_000_000_000_002,
         token: str = BOT_TOKEN,
     ) -> None:
         self.app_id = app_id
         self.bot_user_id = bot_user_id
         self.guild_id = guild_id
         self.channel_id = channel_id
+        self.nsfw_channel_id = nsfw_channel_id
         self.token = token
         self.port = 0
         self._state = _State()
@@ -429,6 +435,9 @@ class FakeDiscord:
         data: dict[str, Any] = {"id": self._command_id(name, guild_id), "name": name, "type": 1}
         if option_list:
             data["options"] = option_list
+        roles_named = self._resolved_roles(option_list)
+        if roles_named:
+            data["resolved"] = {"roles": roles_named}
         if guild_id and any(c["name"] == name for c in self.commands(guild_id)):
             data["guild_id"] = str(guild_id)
         channel = channel_id or self.channel_id
@@ -456,10 +465,12 @@ class FakeDiscord:
         *,
         user: Mapping[str, Any] | None = None,
         path: Sequence[str] = (),
+        channel_id: int | None = None,
     ) -> SentInteraction:
         """Dispatch APPLICATION_COMMAND_AUTOCOMPLETE for `/name` while the member types in `focused`
-        (its value in `options`, with what the other options hold so far); `path` names the subcommand
-        group and subcommand (`("model", "info")` for `/mod model info`)."""
+        (its value in `options`, with what the other options hold so far) in `channel_id` (default the
+        studio channel); `path` names the subcommand group and subcommand (`("model", "info")` for
+        `/mod model info`)."""
         option_list = [
             {"name": k, "type": _option_type(v), "value": v, **({"focused": True} if k == focused else {})}
             for k, v in options.items()
@@ -474,7 +485,7 @@ class FakeDiscord:
         if any(c["name"] == name for c in self.commands(self.guild_id)):
             data["guild_id"] = str(self.guild_id)
         return self._send_interaction(
-            APPLICATION_COMMAND_AUTOCOMPLETE, name, data, user, self.channel_id, self.guild_id
+            APPLICATION_COMMAND_AUTOCOMPLETE, name, data, user, channel_id or self.channel_id, self.guild_id
         )
 
     def submit_modal(
@@ -662,25 +673,18 @@ class FakeDiscord:
         self._sequence += 1
         await ws.send_str(json.dumps({"op": 0, "t": event, "s": self._sequence, "d": data}))
 
-    def _text_channel(self, channel_id: int, guild_id: int) -> dict[str, Any]:
-        return {
-            "id": str(channel_id),
-            "type": 0,
-            "guild_id": str(guild_id),
-            "name": "studio",
-            "position": 0,
-            "permission_overwrites": [],
-            "nsfw": False,
-            "parent_id": None,
-            "topic": None,
-            "last_message_id": None,
-            "rate_limit_per_user": 0,
-            "flags": 0,
-            "permissions": ALL_PERMISSIONS,
-        }
+    def _resolved_roles(self, options: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Role options (in subcommands too) resolved to role objects, as Discord sends them."""
+        found: dict[str, Any] = {}
+        for option in options:
+            if option.get("type") == ROLE_OPTION:
+                role_id = str(option["value"])
+                known = {role["id"]: role for role in self._roles()}
+                found[role_id] = known.get(role_id) or {**self._roles()[0], "id": role_id, "name": f"role {role_id}"}
+            found.update(self._resolved_roles(option.get("options") or []))
+        return found
 
-    def _guild(self) -> dict[str, Any]:
-        """The one guild, as GUILD_CREATE carries it to a client with the GUILDS intent."""
+    def _roles(self) -> list[dict[str, Any]]:
         everyone = {
             "id": str(self.guild_id),
             "name": "@everyone",
@@ -693,6 +697,30 @@ class FakeDiscord:
             "flags": 0,
         }
         moderators = {**everyone, "id": str(MODERATOR_ROLE_ID), "name": "Moderators", "permissions": "0", "position": 1}
+        supporters = {**moderators, "id": str(SUPPORTER_ROLE_ID), "name": "Supporters", "position": 2}
+        return [everyone, moderators, supporters]
+
+    def _text_channel(self, channel_id: int, guild_id: int) -> dict[str, Any]:
+        """A text channel; `nsfw_channel_id` is the age-restricted one."""
+        age_restricted = channel_id == self.nsfw_channel_id
+        return {
+            "id": str(channel_id),
+            "type": 0,
+            "guild_id": str(guild_id),
+            "name": "after-dark" if age_restricted else "studio",
+            "position": 1 if age_restricted else 0,
+            "permission_overwrites": [],
+            "nsfw": age_restricted,
+            "parent_id": None,
+            "topic": None,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+            "permissions": ALL_PERMISSIONS,
+        }
+
+    def _guild(self) -> dict[str, Any]:
+        """The one guild, as GUILD_CREATE carries it to a client with the GUILDS intent."""
         me = {"user": self._bot_user(), "roles": [], "joined_at": _now_iso(), "deaf": False, "mute": False, "flags": 0}
         return {
             "id": str(self.guild_id),
@@ -704,10 +732,13 @@ class FakeDiscord:
             "member_count": 1,
             "joined_at": _now_iso(),
             "features": [],
-            "roles": [everyone, moderators],
+            "roles": self._roles(),
             "emojis": [],
             "stickers": [],
-            "channels": [self._text_channel(self.channel_id, self.guild_id)],
+            "channels": [
+                self._text_channel(self.channel_id, self.guild_id),
+                self._text_channel(self.nsfw_channel_id, self.guild_id),
+            ],
             "threads": [],
             "members": [me],
             "voice_states": [],
