@@ -51,6 +51,8 @@ from gallery.viewer import Viewer
 # A constant, not a bound parameter: an expression index must match the query's expression exactly.
 TS_CONFIG: ColumnElement[Any] = literal_column("'english'::regconfig")
 _PUNCTUATION = ",.;:!?()[]{}<>\"'|"
+# From this many matching jobs on, a search walks the order's index instead of sorting its matches.
+SEARCH_WALK_MATCHES = 500
 
 
 @dataclass(frozen=True)
@@ -81,18 +83,44 @@ def _search_words(text: str) -> list[str]:
     return list(dict.fromkeys(word for word in words if word))
 
 
-def _text_condition(session: Session, text: str) -> ColumnElement[bool]:
+def _text_condition(session: Session, filters: FeedFilters) -> ColumnElement[bool]:
     no_words = InvalidInput("q", "has no words to search for (very common words such as 'the' are ignored)")
     if _dialect(session) == "postgresql":
-        query = func.plainto_tsquery(TS_CONFIG, text)
-        if not session.scalar(select(func.numnode(query))):
-            raise no_words
-        return prompt_document().bool_op("@@")(query)
-    words = _search_words(text)
+        return _full_text_condition(session, filters, no_words)
+    words = _search_words(filters.text)
     if not words:
         raise no_words
     prompt = Job.recipe["prompt"].as_string()
     return and_(*(prompt.icontains(word, autoescape=True) for word in words))
+
+
+def _full_text_condition(session: Session, filters: FeedFilters, no_words: InvalidInput) -> ColumnElement[bool]:
+    """Jobs whose prompt matches, found through the GIN index `ix_jobs_prompt_search`.
+
+    With another filter on jobs or images, a plain `@@` condition: the planner combines the indexes
+    (a BitmapAnd with the sampler's and the checkpoint's, 2 ms on 100k images). Alone, it must not
+    walk the feed computing each prompt's tsvector (PostgreSQL prices to_tsvector far below its real
+    cost, about 17 us a prompt: 34 ms for one page of a word in 2.5% of the images), so the matches
+    are found first. How they meet the page depends on how many there are, counted up to
+    `SEARCH_WALK_MATCHES` in the round trip that checks for words: few, and the planner joins their
+    images and sorts them (a few hundred rows); many, and the order's index is walked with each
+    image's job looked up in the hashed set of matches (`IS TRUE` keeps the planner from making the
+    set a join that sorts every match: 68 ms for a word in 13% of the images)."""
+    query = func.plainto_tsquery(TS_CONFIG, filters.text)
+    matching = prompt_document().bool_op("@@")(query)
+    alone = not any((filters.checkpoint, filters.lora, filters.member, filters.sampler, filters.size))
+    if not alone:
+        if not session.scalar(select(func.numnode(query))):
+            raise no_words
+        return matching
+    sample = select(literal(1)).select_from(Job).where(matching).limit(SEARCH_WALK_MATCHES).subquery()
+    counted = select(func.count()).select_from(sample).scalar_subquery()
+    words, matches = session.execute(select(func.numnode(query), counted)).one()
+    if not words:
+        raise no_words
+    matched = select(Job.id).where(matching).cte("matched").prefix_with("MATERIALIZED")
+    among = Image.job_id.in_(select(matched.c.id))
+    return among if matches < SEARCH_WALK_MATCHES else among.is_(True)
 
 
 def _lora_condition(session: Session, name: str) -> ColumnElement[bool]:
@@ -125,7 +153,7 @@ def filter_conditions(session: Session, filters: FeedFilters) -> list[ColumnElem
     """One condition per filter that is set; they combine with AND."""
     conditions: list[ColumnElement[bool]] = []
     if filters.text:
-        conditions.append(_text_condition(session, filters.text))
+        conditions.append(_text_condition(session, filters))
     if filters.checkpoint:
         named = select(ModelFile.id).where(
             ModelFile.kind == ModelKind.CHECKPOINT, func.lower(ModelFile.name) == func.lower(filters.checkpoint)

@@ -1,0 +1,723 @@
+"""Gallery at scale: 100 000 images and 500 000 votes in PostgreSQL, the real gallery process, 20 clients.
+
+1. Creates a private PostgreSQL database, migrates it to 0008, bulk-loads (COPY) members, models, jobs
+   with varied recipes (prompts from a vocabulary, checkpoints, samplers, sizes, LoRAs, remixes) and
+   their images, and votes (popular images get more; one per member and image, none on one's own),
+   then upgrades to head: migration 0009 backfills `images.score` and builds the feed's indexes (timed).
+2. Starts the gallery as `atelier gallery` does (`python -m gallery`, one uvicorn process), or with
+   `--workers N` as `uvicorn --factory gallery.app:create_app --workers N` (one process per core).
+3. Follows the feed's cursor chain once (infinite scroll's fragments) to the cursor of page 1000, for
+   newest and top of all time.
+4. For each request kind (pages and, where the JSON API has them, its equivalents): 20 concurrent
+   clients (separate processes, keep-alive connections, no think time) send 30 requests each after a
+   warm-up; prints p50/p95/p99, and the same with one client (the service time without queueing).
+5. EXPLAIN ANALYZE of the SQL behind each kind (the feed's own query builder), median of 5.
+6. Drops the database.
+
+No image files: pages only link thumbnails (`/files/...`), and the clients fetch HTML and JSON only.
+
+Usage: .venv/bin/python bench/gallery_scale.py [--images 100000] [--votes 500000] [--members 300]
+       [--clients 20] [--requests 30] [--workers 1] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS = "redis://127.0.0.1:6379/13"
+NOW = datetime.now(UTC).replace(microsecond=0)
+SPAN = timedelta(days=365)
+
+SUBJECTS = [
+    "castle",
+    "cat",
+    "dragon",
+    "lighthouse",
+    "robot",
+    "forest",
+    "city",
+    "portrait of a woman",
+    "portrait of an old man",
+    "fox",
+    "owl",
+    "mountain lake",
+    "spaceship",
+    "samurai",
+    "witch",
+    "knight",
+    "waterfall",
+    "desert",
+    "train station",
+    "library",
+    "garden",
+    "wolf",
+    "whale",
+    "tiger",
+    "harbor",
+    "village",
+    "cathedral",
+    "bridge",
+    "astronaut",
+    "mermaid",
+    "phoenix",
+    "tree house",
+    "market",
+    "cyborg",
+    "dancer",
+    "horse",
+    "bicycle",
+    "teapot",
+    "mushroom",
+    "jellyfish",
+]
+ADJECTIVES = [
+    "ancient",
+    "tiny",
+    "giant",
+    "glowing",
+    "abandoned",
+    "floating",
+    "frozen",
+    "golden",
+    "misty",
+    "neon",
+    "ruined",
+    "serene",
+    "stormy",
+]
+SETTINGS = [
+    "at sunset",
+    "in the rain",
+    "under the stars",
+    "in autumn",
+    "on a cliff",
+    "in the snow",
+    "by the sea",
+    "in a dark forest",
+    "at dawn",
+    "on mars",
+    "underwater",
+    "in a busy street",
+    "in the clouds",
+    "in a meadow",
+    "at night",
+]
+STYLES = [
+    "oil painting",
+    "watercolor",
+    "digital art",
+    "photograph, 35mm",
+    "anime style",
+    "concept art",
+    "pixel art",
+    "ink sketch",
+    "3d render",
+    "studio ghibli style",
+    "art nouveau",
+    "cinematic lighting",
+    "highly detailed",
+    "low poly",
+    "ukiyo-e",
+]
+NEGATIVES = ("", "blurry", "lowres, bad anatomy", "watermark, text", "blurry, deformed, extra fingers")
+CHECKPOINTS = [
+    "dreamshaper-8",
+    "realistic-vision-v6",
+    "sdxl-base-1.0",
+    "juggernaut-xl",
+    "anything-v5",
+    "deliberate-v3",
+    "absolute-reality",
+    "counterfeit-v3",
+]
+CHECKPOINT_WEIGHTS = (30, 20, 15, 10, 10, 6, 5, 4)
+LORAS = [
+    "ink",
+    "glow",
+    "pixel-style",
+    "film-grain",
+    "watercolor-wash",
+    "cyberpunk",
+    "detail-tweaker",
+    "clay",
+    "papercut",
+    "stained-glass",
+]
+SIZES = ((512, 512), (512, 768), (768, 512), (1024, 1024), (832, 1216))
+SIZE_WEIGHTS = (40, 20, 15, 15, 10)
+SCHEDULES = ("Automatic", "Karras", "Exponential")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# --- data ------------------------------------------------------------------------------------------
+
+
+def _recipe(rng: random.Random, samplers: list[str]) -> dict[str, Any]:
+    from atelier.recipe import LoraUse, Recipe
+
+    width, height = rng.choices(SIZES, SIZE_WEIGHTS)[0]
+    loras = tuple(
+        LoraUse(name, round(rng.uniform(0.4, 1.0), 2)) for name in rng.sample(LORAS, rng.choice((0, 0, 0, 1, 2)))
+    )
+    subject = rng.choice(SUBJECTS)
+    prompt = f"{rng.choice(('a', 'an', 'the'))} {rng.choice(ADJECTIVES)} {subject} {rng.choice(SETTINGS)}, "
+    prompt += ", ".join(rng.sample(STYLES, rng.randint(1, 3)))
+    recipe = Recipe(
+        prompt=prompt,
+        negative_prompt=rng.choice(NEGATIVES),
+        checkpoint=rng.choices(CHECKPOINTS, CHECKPOINT_WEIGHTS)[0],
+        sampler=rng.choice(samplers),
+        schedule_type=rng.choice(SCHEDULES),
+        steps=rng.choice((20, 25, 30)),
+        cfg_scale=rng.choice((5.0, 6.0, 7.0, 7.5)),
+        width=width,
+        height=height,
+        seed=rng.randint(0, 2**32 - 1),
+        loras=loras,
+    )
+    return recipe.to_json()
+
+
+def load(url_plain: str, images: int, votes: int, members: int, seed: int = 8) -> dict[str, float]:
+    """COPY every row in; returns seconds per step. Ids are assigned here (sequences set after)."""
+    from atelier.infotext import build_infotext
+    from atelier.recipe import Recipe
+    from atelier.samplers import BY_NAME
+
+    rng = random.Random(seed)
+    samplers = list(BY_NAME)
+    timings: dict[str, float] = {}
+    began = time.perf_counter()
+    job_rows: list[tuple[Any, ...]] = []
+    image_rows: list[tuple[Any, ...]] = []
+    owners = np.zeros(images + 1, dtype=np.int64)
+    step = SPAN / images
+    job_id = 0
+    checkpoint_ids = {name: number + 1 for number, name in enumerate(CHECKPOINTS)}
+    while len(image_rows) < images:
+        job_id += 1
+        count = min(rng.choices((1, 2, 4), (50, 20, 30))[0], images - len(image_rows))
+        recipe = _recipe(rng, samplers)
+        recipe["count"] = count
+        owner = min(members, int(rng.paretovariate(1.2)))  # a few members draw most
+        owner = owner if rng.random() < 0.5 else rng.randint(1, members)
+        first = len(image_rows) + 1
+        made = NOW - SPAN + step * first
+        parent = rng.randint(1, first - 1) if first > 1 and rng.random() < 0.05 else None
+        job_rows.append(
+            (
+                job_id,
+                owner,
+                "discord" if job_id % 3 else "web",
+                json.dumps(recipe),
+                checkpoint_ids[recipe["checkpoint"]],
+                "done",
+                1,
+                recipe["steps"],
+                recipe["steps"],
+                made - timedelta(seconds=8),
+                made - timedelta(seconds=6),
+                made,
+                5.0,
+                20.0,
+                parent,
+            )
+        )
+        parsed = Recipe.from_json(recipe)
+        for index in range(count):
+            image_id = len(image_rows) + 1
+            owners[image_id] = owner
+            seed_i = recipe["seed"] + index
+            infotext = build_infotext(parsed, seed=seed_i, model_name=recipe["checkpoint"], model_hash="0123456789")
+            digest = uuid.UUID(int=rng.getrandbits(128)).hex * 2
+            image_rows.append(
+                (
+                    image_id,
+                    job_id,
+                    index,
+                    seed_i,
+                    f"{digest[:2]}/{digest}.png",
+                    f"{digest[:2]}/{digest}.webp",
+                    recipe["width"],
+                    recipe["height"],
+                    infotext,
+                    rng.random() < 0.05,
+                    rng.random() < 0.01,
+                    made + timedelta(milliseconds=index),
+                )
+            )
+    timings["generate jobs and images"] = time.perf_counter() - began
+
+    began = time.perf_counter()
+    generator = np.random.default_rng(seed)
+    popularity = generator.pareto(1.1, images) + 0.05  # heavy tail: a few images get hundreds of votes
+    popularity /= popularity.sum()
+    pairs = np.empty(0, dtype=np.int64)
+    while pairs.size < votes:
+        picked = generator.choice(images, size=votes, p=popularity) + 1
+        voters = generator.integers(1, members + 1, size=votes)
+        keep = voters != owners[picked]
+        pairs = np.unique(np.concatenate([pairs, voters[keep] * (images + 1) + picked[keep]]))
+    pairs = generator.permutation(pairs)[:votes]
+    vote_users, vote_images = pairs // (images + 1), pairs % (images + 1)
+    timings["generate votes"] = time.perf_counter() - began
+
+    began = time.perf_counter()
+    with psycopg.connect(url_plain) as connection, connection.cursor() as cursor:
+        with cursor.copy("COPY users (id, name, role, discord_role_ids, created_at) FROM STDIN") as copy:
+            for member in range(1, members + 1):
+                copy.write_row((member, f"member-{member:03d}", "member", "[]", NOW - SPAN))
+        columns = (
+            "id, kind, name, file_path, sha256, autov2, autov3, base_arch, native_size, size_bytes, enabled, "
+            "is_default, nsfw_allowed, trigger_words, created_at"
+        )
+        with cursor.copy(f"COPY model_files ({columns}) FROM STDIN") as copy:
+            models = [("checkpoint", name) for name in CHECKPOINTS] + [("lora", name) for name in LORAS]
+            for number, (kind, name) in enumerate(models, 1):
+                copy.write_row(
+                    (
+                        number,
+                        kind,
+                        name,
+                        f"{kind}s/{name}.safetensors",
+                        f"{number:064x}",
+                        f"{number:010x}",
+                        f"{number:012x}",
+                        "sd1",
+                        512,
+                        2_000_000_000,
+                        True,
+                        number == 1,
+                        False,
+                        "[]",
+                        NOW - SPAN,
+                    )
+                )
+        columns = (
+            "id, owner_id, source, recipe, checkpoint_id, state, attempts, progress_step, progress_total, "
+            "created_at, started_at, finished_at, render_seconds, work_units, parent_image_id"
+        )
+        cursor.execute("ALTER TABLE jobs DISABLE TRIGGER ALL")  # parent_image_id: images come next
+        with cursor.copy(f"COPY jobs ({columns}) FROM STDIN") as copy:
+            for row in job_rows:
+                copy.write_row(row)
+        cursor.execute("ALTER TABLE jobs ENABLE TRIGGER ALL")
+        columns = (
+            "id, job_id, index, seed, file_path, thumbnail_path, width, height, infotext, nsfw, hidden, created_at"
+        )
+        with cursor.copy(f"COPY images ({columns}) FROM STDIN") as copy:
+            for row in image_rows:
+                copy.write_row(row)
+        with cursor.copy("COPY votes (id, user_id, image_id, value, created_at) FROM STDIN") as copy:
+            created = [image_rows[image - 1][-1] for image in vote_images.tolist()]
+            for number, (user, image, made) in enumerate(
+                zip(vote_users.tolist(), vote_images.tolist(), created, strict=True), 1
+            ):
+                copy.write_row((number, user, image, 1, min(NOW, made + timedelta(minutes=number % 4000))))
+        for table in ("users", "model_files", "jobs", "images", "votes"):
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+    timings[f"COPY {members} members, {len(job_rows)} jobs, {images} images, {votes} votes"] = (
+        time.perf_counter() - began
+    )
+    return timings
+
+
+# --- the server and its clients ---------------------------------------------------------------------
+
+
+@contextmanager
+def gallery_server(env: dict[str, str], workers: int, log_path: Path) -> Iterator[int]:
+    port = free_port()
+    env = {**env, "ATELIER_GALLERY_PORT": str(port)}
+    if workers == 1:
+        command = [sys.executable, "-m", "gallery"]  # exactly what `atelier gallery` runs
+    else:
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "gallery.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--proxy-headers",
+            "--timeout-graceful-shutdown",
+            "5",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if get(port, "/healthz")[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.3)
+            else:
+                raise RuntimeError(f"the gallery did not start; see {log_path}")
+            yield port
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+def get(port: int, path: str, connection: http.client.HTTPConnection | None = None) -> tuple[int, str]:
+    own = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        own.request("GET", path)
+        response = own.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        if connection is None:
+            own.close()
+
+
+def _client(
+    port: int, paths: list[str], count: int, start_at: float, seed: int
+) -> tuple[list[float], int, float, float]:
+    """One client: a keep-alive connection, `count` requests back to back from `start_at` on."""
+    rng = random.Random(seed)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    get(port, paths[0], connection)  # connect and warm this process
+    time.sleep(max(0.0, start_at - time.time()))
+    latencies: list[float] = []
+    errors = 0
+    first = time.time()
+    for _ in range(count):
+        path = rng.choice(paths)
+        began = time.perf_counter()
+        status, _ = get(port, path, connection)
+        latencies.append((time.perf_counter() - began) * 1000)
+        errors += status != 200
+    connection.close()
+    return latencies, errors, first, time.time()
+
+
+def hammer(pool: Any, port: int, paths: list[str], clients: int, count: int) -> dict[str, float]:
+    start_at = time.time() + 1.0
+    results = pool.starmap(_client, [(port, paths, count, start_at, number) for number in range(clients)])
+    elapsed = max(result[3] for result in results) - min(result[2] for result in results)
+    latencies = [value for result in results for value in result[0]]
+    return {
+        "n": len(latencies),
+        "errors": sum(result[1] for result in results),
+        "p50": statistics.median(latencies),
+        "p95": percentile(latencies, 0.95),
+        "p99": percentile(latencies, 0.99),
+        "max": max(latencies),
+        "rps": len(latencies) / max(elapsed, 1e-9),
+    }
+
+
+_MORE = re.compile(r'data-more="([^"]+)"')
+
+
+def cursor_url(port: int, params: str, page: int) -> tuple[str, float]:
+    """The query string of feed page `page` (1-based) for `params`, by following infinite scroll's
+    fragments from the first page, as a browser scrolling down would; and the seconds the walk took."""
+    began = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    status, body = get(port, f"/?{params}" if params else "/", connection)
+    for _ in range(page - 1):
+        assert status == 200, body[:500]
+        found = _MORE.search(body)
+        assert found, "the feed ended before the page asked for"
+        fragment = html.unescape(found.group(1))
+        status, body = get(port, fragment, connection)
+    connection.close()
+    return fragment.split("?", 1)[1], time.perf_counter() - began
+
+
+# --- EXPLAIN ANALYZE --------------------------------------------------------------------------------
+
+
+def explain(url: str, queries: dict[str, Any], repeats: int = 5) -> dict[str, tuple[float, float, str]]:
+    """Median planning and execution ms of each query, and its plan's first lines."""
+    from atelier.db import engine_for
+
+    engine = engine_for(url)
+    results: dict[str, tuple[float, float, str]] = {}
+    with engine.connect() as connection:
+        for name, query in queries.items():
+            compiled = query.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
+            plans, planning, execution = [], [], []
+            for _ in range(repeats):
+                rows = connection.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}", compiled.params).all()
+                plan = [row[0] for row in rows]
+                planning.append(float(re.search(r"Planning Time: ([\d.]+)", "\n".join(plan)).group(1)))  # type: ignore[union-attr]
+                execution.append(float(re.search(r"Execution Time: ([\d.]+)", "\n".join(plan)).group(1)))  # type: ignore[union-attr]
+                plans.append(plan)
+            results[name] = (statistics.median(planning), statistics.median(execution), "\n".join(plans[-1]))
+    return results
+
+
+def sql_of_kinds(url: str, cursors: dict[str, str], image_id: int) -> dict[str, Any]:
+    from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
+
+    from atelier.db import session_factory
+    from atelier.schema import Image, Job
+    from gallery.feed import feed_query
+    from gallery.filters import parse_feed_query
+    from gallery.queries import visible_to
+    from gallery.routes.feed import FEED_PAGE_SIZE
+    from gallery.viewer import ANONYMOUS
+
+    queries: dict[str, Any] = {}
+    with session_factory(url)() as session:
+        for name, params in cursors.items():
+            parsed = parse_feed_query(dict(pair.split("=", 1) for pair in _unquote_pairs(params)))
+            assert not parsed.errors, parsed.errors
+            queries[name] = feed_query(
+                session, ANONYMOUS, parsed.filters, parsed.cursor, limit=FEED_PAGE_SIZE, now=datetime.now(UTC)
+            )
+        queries["image page: the image"] = (
+            select(Image).options(joinedload(Image.job)).where(Image.id == image_id, visible_to(ANONYMOUS))
+        )
+        queries["image page: its remixes"] = (
+            select(Image)
+            .join(Image.job)
+            .options(joinedload(Image.job))
+            .where(Job.parent_image_id == image_id, Image.id != image_id, visible_to(ANONYMOUS))
+            .order_by(Image.created_at, Image.id)
+            .limit(25)
+        )
+    return queries
+
+
+def _unquote_pairs(params: str) -> list[str]:
+    from urllib.parse import unquote_plus
+
+    return [unquote_plus(pair) for pair in params.split("&") if pair]
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=100_000)
+    parser.add_argument("--votes", type=int, default=500_000)
+    parser.add_argument("--members", type=int, default=300)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=30, help="per client and request kind")
+    parser.add_argument("--workers", type=int, default=1, help="gallery processes (1: python -m gallery)")
+    parser.add_argument("--deep-page", type=int, default=1000)
+    parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
+    parser.add_argument("--database", help="reuse a database a --keep run left (skips the load)")
+    args = parser.parse_args()
+
+    name = args.database or f"atelier_scale_{uuid.uuid4().hex[:8]}"
+    plain = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    url = plain.replace("postgresql://", "postgresql+psycopg://")
+    data_dir = tempfile.mkdtemp(prefix="atelier-scale-")
+    env = {
+        **os.environ,
+        "ATELIER_DATABASE_URL": url,
+        "ATELIER_REDIS_URL": REDIS,
+        "ATELIER_DATA_DIR": data_dir,
+        "ATELIER_SECRET_KEY": "scale-bench",
+        "ATELIER_LOG_LEVEL": "WARNING",
+        "OMP_NUM_THREADS": "1",
+    }
+    os.environ.update(env)
+    print(
+        f"gallery scale, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
+        f"{' '.join(f'{value:.2f}' for value in os.getloadavg())}"
+    )
+    if not args.database:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        from alembic import command
+
+        from atelier.db import alembic_config, engine_for
+
+        if not args.database:
+            command.upgrade(alembic_config(url), "0008")
+            for step, seconds in load(plain, args.images, args.votes, args.members).items():
+                print(f"  {step}: {seconds:.1f} s")
+            began = time.perf_counter()
+            command.upgrade(alembic_config(url), "head")
+            print(
+                f"  migrate to head (0009 backfills images.score, builds indexes): {time.perf_counter() - began:.1f} s"
+            )
+            engine_for.cache_clear()
+            began = time.perf_counter()
+            with psycopg.connect(plain, autocommit=True) as connection:
+                connection.execute("VACUUM ANALYZE")
+                wrong = connection.execute(
+                    "SELECT count(*) FROM images i"
+                    " WHERE score <> (SELECT count(*) FROM votes v WHERE v.image_id = i.id)"
+                ).fetchone()
+            print(
+                f"  VACUUM ANALYZE: {time.perf_counter() - began:.1f} s; images whose score differs from their "
+                f"votes: {wrong[0] if wrong else '?'}"
+            )
+        with psycopg.connect(plain) as connection:
+            counts = connection.execute(
+                "SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM votes), (SELECT count(*) FROM jobs),"
+                " (SELECT count(*) FROM users), (SELECT max(score) FROM images)"
+            ).fetchone()
+            visible = [
+                row[0]
+                for row in connection.execute("SELECT id FROM images WHERE NOT hidden ORDER BY random() LIMIT 500")
+            ]
+            remixed = connection.execute(
+                "SELECT parent_image_id FROM jobs j JOIN images i ON i.id = j.parent_image_id WHERE NOT i.hidden"
+                " GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+            ).fetchone()
+        print(
+            f"  database: {counts[0]} images, {counts[1]} votes, {counts[2]} jobs, {counts[3]} members; "
+            f"top score {counts[4]}"
+        )
+        run(args, env, visible, int(remixed[0]) if remixed else visible[0])
+    finally:
+        from atelier.db import engine_for
+
+        engine_for.cache_clear()
+        if args.keep:
+            print(f"kept {url}")
+        else:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run(args: argparse.Namespace, env: dict[str, str], visible: list[int], remixed: int) -> None:
+    log_path = Path(env["ATELIER_DATA_DIR"]) / "gallery.log"
+    with gallery_server(env, args.workers, log_path) as port:
+        has_api = get(port, "/api/images?limit=1")[0] == 200
+        deep_new, walk_new = cursor_url(port, "", args.deep_page)
+        deep_top, walk_top = cursor_url(port, "sort=top-all", args.deep_page)
+        print(
+            f"  cursor of page {args.deep_page}: newest {walk_new:.1f} s, top of all time {walk_top:.1f} s "
+            f"(following {args.deep_page - 1} fragments each)"
+        )
+        search = "q=castle"
+        filtered = "q=portrait&checkpoint=dreamshaper-8&sampler=DPM%2B%2B+2M"
+        filters_only = "checkpoint=juggernaut-xl&sampler=Euler+a&size=1024x1024"
+        feed_kinds = {
+            "feed page 1": "",
+            f"feed page {args.deep_page}": deep_new,
+            "top of the week, page 1": "sort=top-week",
+            f"top of all time, page {args.deep_page}": deep_top,
+            "search (full text)": search,
+            "search + checkpoint + sampler": filtered,
+            "filters: checkpoint + sampler + size": filters_only,
+        }
+        kinds: dict[str, list[str]] = {name: [f"/?{params}" if params else "/"] for name, params in feed_kinds.items()}
+        kinds["feed fragment (infinite scroll), page 1000"] = [f"/feed/page?{deep_new}"]
+        kinds["image page"] = [f"/images/{image_id}" for image_id in visible]
+        kinds["image page with remixes"] = [f"/images/{remixed}"]
+        if has_api:
+            for name, params in feed_kinds.items():
+                kinds[f"API {name}"] = [f"/api/images?{params}"]
+            kinds["API image"] = [f"/api/images/{image_id}" for image_id in visible]
+        context = multiprocessing.get_context("fork")
+        rows: list[tuple[str, dict[str, float], dict[str, float]]] = []
+        with context.Pool(args.clients) as pool:
+            for kind, paths in kinds.items():
+                for path in paths[:1]:
+                    status, body = get(port, path)
+                    assert status == 200, f"{kind}: {path} answered {status}: {body[:300]}"
+                single = hammer(pool, port, paths, 1, max(20, args.requests))
+                loaded = hammer(pool, port, paths, args.clients, args.requests)
+                rows.append((kind, single, loaded))
+                print(
+                    f"  {kind}: 1 client p50 {single['p50']:.1f} ms p99 {single['p99']:.1f}; {args.clients} clients "
+                    f"p50 {loaded['p50']:.1f} p95 {loaded['p95']:.1f} p99 {loaded['p99']:.1f} max "
+                    f"{loaded['max']:.1f} ms, {loaded['rps']:.0f} req/s, errors {loaded['errors']}",
+                    flush=True,
+                )
+        load_avg = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(
+        f"\nserver: {args.workers} process(es); clients: {args.clients} processes, keep-alive, no think time; "
+        f"load average after: {load_avg}\n"
+    )
+    print(f"| request | 1 client p50 | 1 client p99 | {args.clients} clients p50 | p95 | p99 | req/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for kind, single, loaded in rows:
+        print(
+            f"| {kind} | {single['p50']:.1f} | {single['p99']:.1f} | {loaded['p50']:.1f} | {loaded['p95']:.1f} | "
+            f"{loaded['p99']:.1f} | {loaded['rps']:.0f} |"
+        )
+    by_kind = {kind: (single, loaded) for kind, single, loaded in rows}
+    first, deep = by_kind["feed page 1"], by_kind[f"feed page {args.deep_page}"]
+    print(
+        f"\npage {args.deep_page} / page 1 (feed, p50): 1 client {deep[0]['p50'] / first[0]['p50']:.2f}, "
+        f"{args.clients} clients {deep[1]['p50'] / first[1]['p50']:.2f}"
+    )
+
+    cursors = {
+        "feed page 1": "",
+        f"feed page {args.deep_page}": deep_new,
+        "top of the week, page 1": "sort=top-week",
+        f"top of all time, page {args.deep_page}": deep_top,
+        "search (full text)": search,
+        "search + checkpoint + sampler": filtered,
+        "filters: checkpoint + sampler + size": filters_only,
+    }
+    plans = explain(env["ATELIER_DATABASE_URL"], sql_of_kinds(env["ATELIER_DATABASE_URL"], cursors, remixed))
+    print("\n| SQL | planning ms | execution ms | plan |")
+    print("|---|---:|---:|---|")
+    for name, (planning, execution, plan) in plans.items():
+        print(f"| {name} | {planning:.2f} | {execution:.2f} | {_plan_summary(plan)} |")
+    if os.environ.get("ATELIER_BENCH_PLANS"):
+        for name, (_, _, plan) in plans.items():
+            print(f"\n--- {name}\n{plan}")
+
+
+def _plan_summary(plan: str) -> str:
+    """The indexes a plan uses, in order (or the scan kind when none)."""
+    used = re.findall(
+        r"(Index Only Scan|Index Scan|Bitmap Index Scan|Seq Scan)(?: Backward)? (?:using (\w+) )?on (\w+)", plan
+    )
+    return ", ".join(f"{kind} {index or table}" for kind, index, table in used) or "?"
+
+
+if __name__ == "__main__":
+    main()
