@@ -17,12 +17,21 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from atelier.errors import Forbidden
-from atelier.recipe import LoraUse
+from atelier.recipe import (
+    CFG_RANGE,
+    DENOISE_RANGE,
+    MAX_IMAGES,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    SIZE_RANGE,
+    STEPS_RANGE,
+    LoraUse,
+)
 from atelier.recipe_diff import PromptDiff, RecipeDiff
 from atelier.schema import Image, JobSource, ModelFile, ModelKind
 from atelier.services.jobs import get_job, submit
@@ -231,6 +240,32 @@ class Health(BaseModel):
     detail: str | None = None
 
 
+class RecipeRequest(BaseModel):
+    """The body of `POST /api/jobs`, documented here; the recipe parser (`atelier.recipe`) checks it,
+    so the form, the bot and the API give the same message for the same mistake."""
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    negative_prompt: str = ""
+    checkpoint: str = Field("", description="a checkpoint's name; the default when empty")
+    sampler: str = ""
+    steps: int = Field(20, ge=STEPS_RANGE[0], le=STEPS_RANGE[1])
+    cfg_scale: float = Field(7.0, ge=CFG_RANGE[0], le=CFG_RANGE[1])
+    width: int = Field(512, ge=SIZE_RANGE[0], le=SIZE_RANGE[1], multiple_of=8)
+    height: int = Field(512, ge=SIZE_RANGE[0], le=SIZE_RANGE[1], multiple_of=8)
+    seed: int = Field(-1, ge=-1, le=MAX_SEED, description="-1 for a random seed")
+    count: int = Field(1, ge=1, le=MAX_IMAGES)
+    init_image: str = Field("", description="img2img: a gallery image id or an upload's content address")
+    denoising_strength: float | None = Field(None, ge=DENOISE_RANGE[0], le=DENOISE_RANGE[1])
+
+
+RECIPE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": RecipeRequest.model_json_schema()}},
+    }
+}
+
+
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorResponse} for status in statuses}
 
@@ -418,6 +453,7 @@ def list_models(session: SessionDep, kind: ModelKind | None = None) -> Any:
     status_code=201,
     response_model=None,
     responses={201: {"model": JobStatus, "description": "queued"}, **_errors(403, 422, 429)},
+    openapi_extra=RECIPE_BODY,
 )
 def create_job(
     request: Request, body: JsonDep, session: SessionDep, settings: SettingsDep, viewer: ViewerDep
