@@ -21,8 +21,9 @@ SAMPLER = "(recipe ->> 'sampler')"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("images") as batch:
-        batch.add_column(sa.Column("score", sa.Integer(), nullable=False, server_default=sa.text("0")))
+    # A plain ALTER TABLE on both databases: SQLite adds a column with a constant default in place
+    # (a batch copy of the table would trip over the rows that reference images).
+    op.add_column("images", sa.Column("score", sa.Integer(), nullable=False, server_default=sa.text("0")))
     op.execute(
         "UPDATE images SET score = (SELECT COALESCE(SUM(votes.value), 0) FROM votes WHERE votes.image_id = images.id)"
         " WHERE EXISTS (SELECT 1 FROM votes WHERE votes.image_id = images.id)"
@@ -44,5 +45,4 @@ def downgrade() -> None:
     op.drop_index("ix_jobs_checkpoint_id", table_name="jobs")
     op.drop_index("ix_images_feed_top", table_name="images")
     op.drop_index("ix_images_feed_new", table_name="images")
-    with op.batch_alter_table("images") as batch:
-        batch.drop_column("score")
+    op.drop_column("images", "score")  # SQLite 3.35+ drops an unindexed column in place too

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from atelier.db import session_scope
 from atelier.errors import InvalidInput
 from atelier.recipe import LoraUse
-from atelier.schema import Image
+from atelier.schema import Image, Job
 from atelier.settings import Settings
-from gallery.cursor import decode_cursor
-from gallery.feed import feed_page
+from gallery.cursor import Cursor, decode_cursor
+from gallery.feed import feed_page, feed_query, filter_conditions
 from gallery.filters import FeedFilters, Sort
 from gallery.viewer import ANONYMOUS, Viewer
 from tests.gallery.factories import add_image, add_votes
@@ -287,3 +288,85 @@ def test_filters_combine(registered: Settings) -> None:
         assert [(item.image.job.owner.name, item.image.job.recipe["sampler"]) for item in page.items] == [
             ("ada", "DDIM")
         ]
+
+
+# --- the stored tally and the indexes --------------------------------------------------------------
+
+
+def _set_score(settings: Settings, image_id: int, score: int) -> None:
+    with session_scope(settings.database_url) as session:
+        session.execute(update(Image).where(Image.id == image_id).values(score=score))
+
+
+def test_top_sorts_read_the_stored_score(registered: Settings) -> None:
+    """Top orders by `images.score` (kept by the vote service), not by summing votes per request:
+    a score set without vote rows decides the order, and a top cursor carries it across pages."""
+    for index, score in enumerate([5, 40, 0, 12]):
+        made = add_image(registered, f"score {score}", created_at=NOW - timedelta(minutes=index))
+        _set_score(registered, made["image_id"], score)
+    pages = _all_pages(registered, FeedFilters(sort=Sort.TOP_ALL), limit=3)
+    assert pages == [["score 40", "score 12", "score 5"], ["score 0"]]
+    _, cursor = _page(registered, FeedFilters(sort=Sort.TOP_ALL), limit=1)
+    assert cursor is not None and decode_cursor(cursor).score == 40
+
+
+def test_feed_items_carry_the_stored_score(registered: Settings) -> None:
+    """Every card shows the image's stored score, in newest order too."""
+    made = add_image(registered, "liked")
+    add_votes(registered, made["image_id"], 1, 1, 1)
+    with session_scope(registered.database_url) as session:
+        page = feed_page(session, ANONYMOUS, EVERYTHING, limit=5)
+        assert [item.score for item in page.items] == [3]
+
+
+def _plan(settings: Settings, filters: FeedFilters, cursor: Cursor | None = None) -> str:
+    """PostgreSQL's plan for the feed query with sequential scans and sorts priced out, so it shows
+    which indexes the query *can* use (a tiny table would otherwise be read whole)."""
+    with session_scope(settings.database_url) as session:
+        query = feed_query(session, ANONYMOUS, filters, cursor, limit=48, now=NOW)
+        compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
+        connection = session.connection()
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        connection.exec_driver_sql("SET LOCAL enable_sort = off")
+        rows = connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).all()
+        return "\n".join(row[0] for row in rows)
+
+
+@ON_POSTGRESQL
+@pytest.mark.parametrize(
+    ("filters", "index"),
+    [
+        (FeedFilters(), "ix_images_feed_new"),
+        (FeedFilters(sort=Sort.TOP_WEEK), "ix_images_feed_top"),
+        (FeedFilters(sort=Sort.TOP_ALL), "ix_images_feed_top"),
+        (FeedFilters(text="circle"), "ix_jobs_prompt_search"),
+        (FeedFilters(text="circle", sampler="DDIM"), "ix_jobs_prompt_search"),
+    ],
+)
+def test_postgresql_feed_queries_can_use_their_indexes(registered: Settings, filters: FeedFilters, index: str) -> None:
+    """The feed's orders and the prompt search (alone, or with other filters: its expression exactly
+    the GIN index's) are served by the indexes migration 0009 builds."""
+    add_image(registered, "a red circle", sampler="DDIM")
+    assert index in _plan(registered, filters)
+
+
+@ON_POSTGRESQL
+def test_postgresql_sampler_filter_matches_its_index(registered: Settings) -> None:
+    """The sampler filter's expression is the one `ix_jobs_sampler` is built on."""
+    add_image(registered, "a red circle", sampler="DDIM")
+    with session_scope(registered.database_url) as session:
+        query = select(Job.id).where(*filter_conditions(session, FeedFilters(sampler="DDIM")))
+        compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
+        connection = session.connection()
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params))
+    assert "ix_jobs_sampler" in plan
+
+
+@ON_POSTGRESQL
+def test_postgresql_deep_pages_seek_the_index(registered: Settings) -> None:
+    """A cursor becomes an index condition (a seek), not a filter over rows read and skipped."""
+    cursor = Cursor(Sort.TOP_ALL.value, 3, NOW, 10)
+    plan = _plan(registered, FeedFilters(sort=Sort.TOP_ALL), cursor)
+    seek = r"ix_images_feed_top on images[^\n]*\n\s+Index Cond: \(\(hidden = false\) AND \(ROW\((images\.)?score, "
+    assert re.search(seek + r"(images\.)?created_at, (images\.)?id\) < ROW\(", plan), plan

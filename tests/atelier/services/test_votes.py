@@ -1,8 +1,10 @@
 """Votes on real databases and real Redis: toggle, one row per member and image, no self-votes,
-hidden images, the rate limit, and the tally the feed's top sorts read."""
+hidden images, the rate limit, and the stored tally (images.score) the feed's top sorts read: exact
+after every add and remove, also under concurrent votes on PostgreSQL."""
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterator
 
@@ -171,3 +173,111 @@ def test_tally_and_voted_images(session: Session) -> None:
     assert (votes.tally(session, liked), votes.tally(session, other)) == (2, 0)
     assert votes.voted_images(session, first, [liked, other]) == {liked}
     assert votes.voted_images(session, None, [liked]) == set()
+
+
+# --- the stored tally (images.score) ---------------------------------------------------------------
+
+ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def stored_score(session: Session, image_id: int) -> int:
+    """The committed score (what a new transaction reads)."""
+    session.rollback()
+    return stored_score_in_transaction(session, image_id)
+
+
+def stored_score_in_transaction(session: Session, image_id: int) -> int:
+    return int(session.scalar(select(Image.score).where(Image.id == image_id)) or 0)
+
+
+def test_score_follows_votes_added_and_removed(session: Session) -> None:
+    """Each vote adds its value to the image's stored score and taking it back subtracts it; a vote
+    set twice or removed twice changes nothing."""
+    first, second, picture = member(session, "bo"), member(session, "cy"), image(session)
+    assert stored_score(session, picture) == 0
+    votes.set_vote(session, first, picture, True)
+    votes.set_vote(session, second, picture, True)
+    votes.set_vote(session, second, picture, True)
+    assert stored_score(session, picture) == 2 == vote_rows(session, picture)
+    votes.set_vote(session, first, picture, False)
+    votes.set_vote(session, first, picture, False)
+    assert stored_score(session, picture) == 1 == vote_rows(session, picture)
+    assert votes.toggle(session, second, picture).score == 0 == stored_score(session, picture)
+
+
+def test_record_and_remove_leave_the_commit_to_the_caller(session: Session) -> None:
+    """`record_vote` and `remove_vote` change row and score in the caller's transaction: a rollback
+    undoes both."""
+    voter, picture = member(session, "bo"), image(session)
+    votes.record_vote(session, voter, picture, 3)
+    assert stored_score_in_transaction(session, picture) == 3
+    session.rollback()
+    assert stored_score(session, picture) == 0 == vote_rows(session, picture)
+    votes.record_vote(session, voter, picture, 3)
+    session.commit()
+    assert votes.remove_vote(session, voter, picture)
+    session.rollback()
+    assert stored_score(session, picture) == 3
+
+
+def test_a_duplicate_vote_does_not_move_the_score(session: Session) -> None:
+    """The second insert fails on the unique constraint before its UPDATE commits."""
+    voter, picture = member(session, "bo"), image(session)
+    votes.record_vote(session, voter, picture)
+    session.commit()
+    with pytest.raises(IntegrityError):
+        votes.record_vote(session, voter, picture)
+    session.rollback()
+    assert stored_score(session, picture) == 1
+
+
+@ON_POSTGRESQL
+def test_concurrent_votes_keep_the_score_equal_to_the_votes(database_url: str, session: Session) -> None:
+    """Twelve members voting and un-voting the same two images at once (each toggle its own
+    transaction, as from the web, reactions and the bot's button): afterwards every stored score
+    equals COUNT(votes) of its image."""
+    pictures = [image(session), image(session)]
+    voters = [member(session, f"m{number}") for number in range(12)]
+    factory = session_factory(database_url)
+    barrier = threading.Barrier(len(voters))
+    errors: list[BaseException] = []
+
+    def storm(voter: int) -> None:
+        rng = random.Random(voter)
+        with factory() as own:
+            try:
+                barrier.wait(10)
+                for _ in range(15):
+                    votes.toggle(own, voter, rng.choice(pictures))
+            except BaseException as error:  # surfaced below
+                errors.append(error)
+
+    threads = [threading.Thread(target=storm, args=(voter,)) for voter in voters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    for picture in pictures:
+        assert stored_score(session, picture) == vote_rows(session, picture)
+    assert sum(vote_rows(session, picture) for picture in pictures) > 0
+
+
+@ON_POSTGRESQL
+def test_concurrent_duplicate_votes_count_once(database_url: str, session: Session) -> None:
+    """Eight requests by one member voting for one image at the same moment: one row, score 1."""
+    voter, picture = member(session, "bo"), image(session)
+    factory = session_factory(database_url)
+    barrier = threading.Barrier(8)
+
+    def vote() -> None:
+        with factory() as own:
+            barrier.wait(10)
+            votes.set_vote(own, voter, picture, True)
+
+    threads = [threading.Thread(target=vote) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert (stored_score(session, picture), vote_rows(session, picture)) == (1, 1)
