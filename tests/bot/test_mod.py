@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
@@ -13,6 +16,8 @@ from tests.helpers.fake_discord import (
     EPHEMERAL,
     MEMBER_PERMISSIONS,
     MODERATOR_ROLE_ID,
+    ROLE_OPTION,
+    SUPPORTER_ROLE_ID,
     FakeDiscord,
     SentInteraction,
     subcommand,
@@ -21,7 +26,11 @@ from tests.helpers.processes import Process
 
 from .actions import StartBot, all_jobs, answered, choices, delivered_image, draw, private_answer
 
-MOD_COMMANDS = {
+Options = Mapping[str, Any] | Sequence[Mapping[str, Any]]
+"""A subcommand's options: by name (types guessed from the values), or as Discord's option objects."""
+
+ROLE = {"name": "role", "type": ROLE_OPTION, "value": str(SUPPORTER_ROLE_ID)}
+MOD_COMMANDS: dict[str, Options] = {
     "model enable": {"name": "tiny-test"},
     "model disable": {"name": "tiny-test"},
     "model default": {"name": "tiny-test"},
@@ -33,15 +42,27 @@ MOD_COMMANDS = {
     "unhide": {"image": "1"},
     "negative": {"text": "blurry"},
     "audit": {},
+    "channel allow": {"model": "tiny-test"},
+    "channel disallow": {"model": "tiny-test"},
+    "channel show": {},
+    "channel clear": {},
+    "channel spoilers": {"mode": "on"},
+    "quota set": [
+        ROLE,
+        {"name": "gpu_minutes_per_day", "type": 10, "value": 60.0},
+        {"name": "max_queued", "type": 4, "value": 5},
+    ],
+    "quota remove": [ROLE],
+    "quota list": {},
 }
 
 
-def mod(fake: FakeDiscord, path: str, options: dict[str, str], **member: object) -> SentInteraction:
+def mod(fake: FakeDiscord, path: str, options: Options, **member: object) -> SentInteraction:
     """Send `/mod <path>` (e.g. "ban add") with options, as a member (`roles=`, `permissions=`)."""
     return fake.send_slash_command("mod", subcommand(*path.split(), options=options), **member)  # type: ignore[arg-type]
 
 
-def mod_answer(fake: FakeDiscord, path: str, options: dict[str, str] | None = None, **member: object) -> str:
+def mod_answer(fake: FakeDiscord, path: str, options: Options | None = None, **member: object) -> str:
     """The private answer to `/mod <path>` (by default as Ada, who can manage the server)."""
     return private_answer(fake, mod(fake, path, options or {}, **member)).content
 
@@ -66,7 +87,9 @@ def test_mod_is_synced_with_its_subcommands_and_the_permission_hint(bot: Process
     assert int(command["default_member_permissions"]) == 1 << 5  # Manage Server
     tree = {o["name"]: sorted(s["name"] for s in o.get("options", []) if s["type"] == 1) for o in command["options"]}
     assert tree == {"model": ["default", "disable", "enable", "info"], "ban": ["add", "list", "remove"],
-                    "hide": [], "unhide": [], "negative": [], "audit": []}  # fmt: skip
+                    "hide": [], "unhide": [], "negative": [], "audit": [],
+                    "channel": ["allow", "clear", "disallow", "show", "spoilers"],
+                    "quota": ["list", "remove", "set"]}  # fmt: skip
 
 
 @pytest.mark.parametrize("path", list(MOD_COMMANDS))
