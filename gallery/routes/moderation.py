@@ -113,8 +113,9 @@ def render(
 
 def done(path: str, key: str) -> RedirectResponse:
     """Back to `path` (a same-site path) with the confirmation `key`."""
+    path, _, fragment = path.partition("#")
     separator = "&" if "?" in path else "?"
-    return RedirectResponse(f"{path}{separator}done={key}", status_code=303)
+    return RedirectResponse(f"{path}{separator}done={key}" + (f"#{fragment}" if fragment else ""), status_code=303)
 
 
 View = Callable[[], tuple[str, dict[str, Any]]]

@@ -259,6 +259,13 @@ def test_hide_from_the_image_page_returns_there(moderator: TestClient, registere
     assert "The image is hidden from the gallery." in moderator.get(response.headers["location"]).text
 
 
+def test_hide_keeps_the_query_and_fragment_of_next(moderator: TestClient, registered: Settings) -> None:
+    """The confirmation joins `next`'s own query, before its fragment."""
+    image_id = add_image(registered)["image_id"]
+    response = moderator.post(f"/mod/images/{image_id}/hide", data={"next": f"/images/{image_id}?a=1#report"})
+    assert response.headers["location"] == f"/images/{image_id}?a=1&done=hidden#report"
+
+
 def test_hide_never_redirects_off_site(moderator: TestClient, registered: Settings) -> None:
     """A `next` pointing at another site is replaced by the feed."""
     image_id = add_image(registered)["image_id"]
