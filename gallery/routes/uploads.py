@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 from atelier.errors import Forbidden, InvalidInput
 from atelier.uploads import FIELD, MAX_UPLOAD_BYTES, store_upload
 from gallery.deps import SettingsDep
-from gallery.viewer import same_origin
+from gallery.viewer import ViewerDep, drawing_owner, same_origin
 
 router = APIRouter()
 
@@ -26,9 +26,10 @@ FORM_OVERHEAD = 64 * 1024
 
 
 @router.post("/api/uploads", status_code=201)
-async def upload_init_image(request: Request, settings: SettingsDep) -> dict[str, Any]:
+async def upload_init_image(request: Request, settings: SettingsDep, viewer: ViewerDep) -> dict[str, Any]:
     if not same_origin(request):
         raise Forbidden("uploads are accepted from pages of this gallery only")
+    drawing_owner(viewer, settings)  # an init image is only for drawing: who may not draw may not upload
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES + FORM_OVERHEAD:
         limit = MAX_UPLOAD_BYTES // 2**20
