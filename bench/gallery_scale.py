@@ -417,9 +417,10 @@ def get(port: int, path: str, connection: http.client.HTTPConnection | None = No
 
 
 def _client(
-    port: int, paths: list[str], count: int, start_at: float, seed: int
+    port: int, paths: list[str], count: int, start_at: float, seed: int, think: float
 ) -> tuple[list[float], int, float, float]:
-    """One client: a keep-alive connection, `count` requests back to back from `start_at` on."""
+    """One client: a keep-alive connection, `count` requests from `start_at` on, back to back or (with
+    `think` seconds) each after a random pause averaging `think`, as a person reading a page."""
     rng = random.Random(seed)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     get(port, paths[0], connection)  # connect and warm this process
@@ -433,13 +434,16 @@ def _client(
         status, _ = get(port, path, connection)
         latencies.append((time.perf_counter() - began) * 1000)
         errors += status != 200
+        if think:
+            time.sleep(rng.expovariate(1 / think))
     connection.close()
     return latencies, errors, first, time.time()
 
 
-def hammer(pool: Any, port: int, paths: list[str], clients: int, count: int) -> dict[str, float]:
+def hammer(pool: Any, port: int, paths: list[str], clients: int, count: int, think: float = 0.0) -> dict[str, float]:
     start_at = time.time() + 1.0
-    results = pool.starmap(_client, [(port, paths, count, start_at, number) for number in range(clients)])
+    jobs = [(port, paths, count, start_at, number, think) for number in range(clients)]
+    results = pool.starmap(_client, jobs)
     elapsed = max(result[3] for result in results) - min(result[2] for result in results)
     latencies = [value for result in results for value in result[0]]
     return {
@@ -535,6 +539,51 @@ def _unquote_pairs(params: str) -> list[str]:
     return [unquote_plus(pair) for pair in params.split("&") if pair]
 
 
+# --- where a page's time goes -----------------------------------------------------------------------
+
+
+def breakdown(url: str, cases: dict[str, str], repeats: int = 100) -> dict[str, dict[str, float]]:
+    """CPU ms of one feed page's parts, in this process (no HTTP): the feed query (SQL and ORM rows),
+    the rest of the page's data (draw form, model lists), and rendering the template."""
+    from starlette.requests import Request
+
+    from atelier.db import session_factory
+    from atelier.settings import get_settings
+    from gallery.app import create_app
+    from gallery.feed import feed_page
+    from gallery.filters import parse_feed_query
+    from gallery.forms import build_form
+    from gallery.routes.feed import FEED_PAGE_SIZE, _context
+    from gallery.templating import templates
+    from gallery.viewer import ANONYMOUS
+
+    app = create_app(get_settings())
+    sessions = session_factory(url)
+    results: dict[str, dict[str, float]] = {}
+    for name, params in cases.items():
+        scope = {"type": "http", "method": "GET", "path": "/", "query_string": params.encode(), "headers": [],
+                 "app": app, "scheme": "http", "server": ("127.0.0.1", 80), "root_path": ""}  # fmt: skip
+        request = Request(scope)
+        parsed = parse_feed_query(request.query_params)
+        spent = {"feed query (SQL + rows)": 0.0, "draw form + model lists": 0.0, "template": 0.0}
+        for round_ in range(repeats + 10):
+            with sessions() as session:
+                began = time.process_time()
+                feed_page(session, ANONYMOUS, parsed.filters, parsed.cursor, limit=FEED_PAGE_SIZE)
+                queried = time.process_time()
+                context = {"form": build_form(session, get_settings()), **_context(request, session, ANONYMOUS, parsed)}
+                gathered = time.process_time()
+                templates.TemplateResponse(request, "feed.html", context)
+                rendered = time.process_time()
+            if round_ >= 10:
+                spent["feed query (SQL + rows)"] += queried - began
+                # _context runs the feed query again: count it once, above
+                spent["draw form + model lists"] += max(0.0, (gathered - queried) - (queried - began))
+                spent["template"] += rendered - gathered
+        results[name] = {part: seconds * 1000 / repeats for part, seconds in spent.items()}
+    return results
+
+
 # --- main -------------------------------------------------------------------------------------------
 
 
@@ -545,6 +594,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=300)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=30, help="per client and request kind")
+    parser.add_argument("--think", type=float, default=0.5, help="mean pause of the browsing users (s)")
+    parser.add_argument("--think-requests", type=int, default=12, help="per browsing user and request kind")
     parser.add_argument("--workers", type=int, default=1, help="gallery processes (1: python -m gallery)")
     parser.add_argument("--deep-page", type=int, default=1000)
     parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
@@ -650,7 +701,7 @@ def run(args: argparse.Namespace, env: dict[str, str], visible: list[int], remix
             "filters: checkpoint + sampler + size": filters_only,
         }
         kinds: dict[str, list[str]] = {name: [f"/?{params}" if params else "/"] for name, params in feed_kinds.items()}
-        kinds["feed fragment (infinite scroll), page 1000"] = [f"/feed/page?{deep_new}"]
+        kinds[f"feed fragment (infinite scroll), page {args.deep_page}"] = [f"/feed/page?{deep_new}"]
         kinds["image page"] = [f"/images/{image_id}" for image_id in visible]
         kinds["image page with remixes"] = [f"/images/{remixed}"]
         if has_api:
@@ -658,7 +709,7 @@ def run(args: argparse.Namespace, env: dict[str, str], visible: list[int], remix
                 kinds[f"API {name}"] = [f"/api/images?{params}"]
             kinds["API image"] = [f"/api/images/{image_id}" for image_id in visible]
         context = multiprocessing.get_context("fork")
-        rows: list[tuple[str, dict[str, float], dict[str, float]]] = []
+        rows: list[tuple[str, dict[str, float], dict[str, float], dict[str, float]]] = []
         with context.Pool(args.clients) as pool:
             for kind, paths in kinds.items():
                 for path in paths[:1]:
@@ -666,26 +717,32 @@ def run(args: argparse.Namespace, env: dict[str, str], visible: list[int], remix
                     assert status == 200, f"{kind}: {path} answered {status}: {body[:300]}"
                 single = hammer(pool, port, paths, 1, max(20, args.requests))
                 loaded = hammer(pool, port, paths, args.clients, args.requests)
-                rows.append((kind, single, loaded))
+                users = hammer(pool, port, paths, args.clients, args.think_requests, args.think)
+                rows.append((kind, single, loaded, users))
                 print(
                     f"  {kind}: 1 client p50 {single['p50']:.1f} ms p99 {single['p99']:.1f}; {args.clients} clients "
                     f"p50 {loaded['p50']:.1f} p95 {loaded['p95']:.1f} p99 {loaded['p99']:.1f} max "
-                    f"{loaded['max']:.1f} ms, {loaded['rps']:.0f} req/s, errors {loaded['errors']}",
+                    f"{loaded['max']:.1f} ms, {loaded['rps']:.0f} req/s; {args.clients} users p50 {users['p50']:.1f} "
+                    f"p99 {users['p99']:.1f} ({users['rps']:.0f} req/s); errors {loaded['errors'] + users['errors']}",
                     flush=True,
                 )
         load_avg = " ".join(f"{value:.2f}" for value in os.getloadavg())
     print(
-        f"\nserver: {args.workers} process(es); clients: {args.clients} processes, keep-alive, no think time; "
-        f"load average after: {load_avg}\n"
+        f"\nserver: {args.workers} process(es); clients: {args.clients} processes, keep-alive; back to back, and as "
+        f"users pausing {args.think} s on average; load average after: {load_avg}\n"
     )
-    print(f"| request | 1 client p50 | 1 client p99 | {args.clients} clients p50 | p95 | p99 | req/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for kind, single, loaded in rows:
+    print(
+        f"| request | 1 client p50 | p99 | {args.clients} back-to-back p50 | p95 | p99 | req/s "
+        f"| {args.clients} users p50 | p99 | req/s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for kind, single, loaded, users in rows:
         print(
             f"| {kind} | {single['p50']:.1f} | {single['p99']:.1f} | {loaded['p50']:.1f} | {loaded['p95']:.1f} | "
-            f"{loaded['p99']:.1f} | {loaded['rps']:.0f} |"
+            f"{loaded['p99']:.1f} | {loaded['rps']:.0f} | {users['p50']:.1f} | {users['p99']:.1f} "
+            f"| {users['rps']:.0f} |"
         )
-    by_kind = {kind: (single, loaded) for kind, single, loaded in rows}
+    by_kind = {kind: (single, loaded) for kind, single, loaded, _ in rows}
     first, deep = by_kind["feed page 1"], by_kind[f"feed page {args.deep_page}"]
     print(
         f"\npage {args.deep_page} / page 1 (feed, p50): 1 client {deep[0]['p50'] / first[0]['p50']:.2f}, "
@@ -701,6 +758,14 @@ def run(args: argparse.Namespace, env: dict[str, str], visible: list[int], remix
         "search + checkpoint + sampler": filtered,
         "filters: checkpoint + sampler + size": filters_only,
     }
+    parts = breakdown(env["ATELIER_DATABASE_URL"], {name: cursors[name] for name in list(cursors)[:5]})
+    print("\nCPU ms per feed page in one process (no HTTP), by part:\n")
+    print("| page | " + " | ".join(next(iter(parts.values()))) + " | sum |")
+    print("|---|" + "---:|" * (len(next(iter(parts.values()))) + 1))
+    for name, spent in parts.items():
+        print(
+            f"| {name} | " + " | ".join(f"{value:.2f}" for value in spent.values()) + f" | {sum(spent.values()):.2f} |"
+        )
     plans = explain(env["ATELIER_DATABASE_URL"], sql_of_kinds(env["ATELIER_DATABASE_URL"], cursors, remixed))
     print("\n| SQL | planning ms | execution ms | plan |")
     print("|---|---:|---:|---|")
