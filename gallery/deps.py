@@ -61,6 +61,14 @@ def checked_id(raw: str, what: str) -> int:
     return int(raw)
 
 
+def refuse_nul(name: str, value: str) -> str:
+    """`value`, or InvalidInput naming the field when it holds a NUL character: nobody types one,
+    and PostgreSQL cannot store one in a text column (it would be a 500, not a message)."""
+    if "\x00" in value:
+        raise InvalidInput(name, "contains a NUL character")
+    return value
+
+
 async def read_form(request: Request) -> dict[str, str]:
     """The recipe fields of a posted form, as text; uploads and unknown fields are dropped."""
     form = await request.form()

@@ -31,6 +31,8 @@ def _model(session: Session, kind: str, name: str) -> ModelFile:
     model_kind = PAGE_KINDS.get(kind)
     if model_kind is None or not name or len(name) > MAX_NAME:
         raise NotFound(f"there is no {kind[:20]} model page")
+    if "\x00" in name:  # no name holds one, and PostgreSQL refuses to compare with one
+        raise NotFound(f"no {kind} is registered under a name with a NUL character")
     query = select(ModelFile).where(ModelFile.kind == model_kind)
     model = session.scalars(query.where(ModelFile.name == name)).first()
     if model is None:  # names are matched without case elsewhere (prompts, filters)

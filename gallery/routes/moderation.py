@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from atelier.errors import AtelierError, Forbidden, InvalidInput, NotFound, Refused
 from atelier.schema import AuditEntry, User
 from atelier.services import audit, moderation, quotas, removal, reports
-from gallery.deps import SessionDep, checked_id
+from gallery.deps import SessionDep, checked_id, refuse_nul
 from gallery.templating import templates
 from gallery.viewer import ViewerDep, safe_return_path, same_origin
 
@@ -84,7 +84,7 @@ router = APIRouter(prefix="/mod", dependencies=[Depends(current_moderator)])
 
 async def _form_fields(request: Request) -> dict[str, str]:
     form = await request.form(max_files=0, max_fields=16)
-    return {name: value for name, value in form.items() if isinstance(value, str)}
+    return {name: refuse_nul(name, value) for name, value in form.items() if isinstance(value, str)}
 
 
 FormFields = Annotated[dict[str, str], Depends(_form_fields)]

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from atelier.errors import Forbidden
 from atelier.services import reports
-from gallery.deps import SessionDep, checked_id
+from gallery.deps import SessionDep, checked_id, refuse_nul
 from gallery.viewer import ViewerDep, same_origin
 
 router = APIRouter()
@@ -24,7 +24,7 @@ router = APIRouter()
 async def _reason(request: Request) -> str:
     form = await request.form(max_files=0, max_fields=4)
     value = form.get("reason")
-    return value if isinstance(value, str) else ""
+    return refuse_nul("reason", value) if isinstance(value, str) else ""
 
 
 ReasonField = Annotated[str, Depends(_reason)]

@@ -13,6 +13,8 @@ Hypothesis's `@given`, so it needs no pytest plugin (it runs with or without Hyp
 from __future__ import annotations
 
 import contextlib
+import os
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -39,8 +41,9 @@ from gallery.app import create_app
 from gallery.deps import RECIPE_FIELDS
 from tests.gallery.factories import add_failed_job, add_image, add_model, add_vote
 
-EXAMPLES = 12
-"""Generated requests per operation and generation mode (valid and invalid input)."""
+EXAMPLES = int(os.environ.get("ATELIER_FUZZ_EXAMPLES", "12"))
+"""Generated requests per operation and generation mode (valid and invalid input); raise it for a
+deeper hunt, e.g. ATELIER_FUZZ_EXAMPLES=200."""
 
 EXCLUDED = {
     # A live job's event stream stays open until the job finishes (up to 30 minutes), so a generated
@@ -97,6 +100,28 @@ def _with_bodies(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+# Text that often breaks a web app: NUL (PostgreSQL refuses it in text), control and bidi characters,
+# numbers past 64 bits, paths, markup, huge and full-width input. Any generated text value may become one.
+NASTY = (
+    "\x00",
+    "a\x00b",
+    " ",
+    "\t\r\n",
+    "-1",
+    "0",
+    "9" * 40,
+    "1e999",
+    "NaN",
+    "%00",
+    "../../../etc/passwd",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "\u202e",
+    "x" * 5000,
+    "\uff12\uff10",
+    "\U0001d54f",
+)
+
 BASE_URL = "http://testserver"
 IDENTITIES = ("anonymous", "member", "moderator")
 
@@ -136,7 +161,7 @@ def _seed(settings: Settings) -> dict[str, list[str]]:
         "report_id": [str(report_id)],
         "role_id": ["4242"],
         "model_id": [str(model_id) for model_id in model_ids],
-        "action": ["enable", "disable", "default", "allow-nsfw", "forbid-nsfw", "triggers"],
+        "action": ["enable", "disable", "default", "allow-nsfw", "forbid-nsfw", "trigger-words"],
     }
 
 
@@ -165,6 +190,16 @@ def _send(client: TestClient, case: schemathesis.Case) -> Any:
     return client.request(prepared.method, prepared.url, content=body, headers=dict(prepared.headers))
 
 
+def _maybe_nasty(data: st.DataObject, container: object, choices: Sequence[str] = NASTY) -> None:
+    """Swap about one in four of the generated text values for one of `choices`. (A path parameter
+    gets none with a slash: the client would resolve `../` and ask for another path.)"""
+    if not isinstance(container, dict):
+        return
+    for name, value in container.items():
+        if isinstance(value, str) and data.draw(st.integers(0, 3), label=f"nasty {name}") == 0:
+            container[name] = data.draw(st.sampled_from(choices), label=name)
+
+
 def _checks(case: schemathesis.Case) -> list[Any]:
     checks = [not_a_server_error, response_schema_conformance]
     if case.operation.path.startswith("/api/"):
@@ -187,6 +222,9 @@ def _fuzz(
     @settings_for_fuzzing
     @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
     def run(case: schemathesis.Case, data: st.DataObject) -> None:
+        for container in (case.query, case.body):
+            _maybe_nasty(data, container)
+        _maybe_nasty(data, case.path_parameters, [text for text in NASTY if "/" not in text])
         for name in list(case.path_parameters or {}):
             if name in known and data.draw(st.booleans(), label=f"known {name}"):
                 case.path_parameters[name] = data.draw(st.sampled_from(known[name]), label=name)
@@ -241,3 +279,46 @@ def test_every_operation_survives_fuzzing(fuzz_client: TestClient, registered: S
             if operation.label not in EXCLUDED:
                 _fuzz(fuzz_client, registered, operation, mode, known, failures)
     assert not failures, f"{len(failures)} failures:\n\n" + "\n\n".join(failures)
+
+
+# -- what fuzzing found ----------------------------------------------------------------------------
+
+NUL = "a\x00b"
+
+
+@pytest.fixture
+def moderator_client(registered: Settings) -> Any:
+    with TestClient(create_app(registered), raise_server_exceptions=False, follow_redirects=False) as client:
+        client.cookies.set(login.SESSION_COOKIE, _session_cookie(registered, "Mona", Role.MODERATOR))
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("/images/{image_id}/report", {"reason": NUL}),
+        ("/mod/bans", {"term": NUL, "reason": "rules"}),
+        ("/mod/bans", {"term": "gore", "reason": NUL}),
+        ("/mod/bans/remove", {"term": NUL}),
+        ("/mod/quotas", {"role_id": "5", "role_name": NUL, "gpu_minutes": "1", "max_queued": "1"}),
+        ("/mod/models/{model_id}/trigger-words", {"trigger_words": NUL}),
+    ],
+)
+def test_nul_in_form_text_is_a_422(
+    moderator_client: TestClient, registered: Settings, path: str, form: dict[str, str]
+) -> None:
+    """A NUL character in a form's text is refused with a message naming the field (PostgreSQL cannot
+    store one: this was a 500)."""
+    image_id = add_image(registered, owner="Ada")["image_id"]
+    model_id = add_model(registered, ModelKind.LORA, "paper")
+    response = moderator_client.post(path.format(image_id=image_id, model_id=model_id), data=form)
+    assert response.status_code == 422
+    field = next(name for name, value in form.items() if value == NUL)
+    assert f"{field}: contains a NUL character" in response.text
+
+
+def test_model_page_with_nul_in_the_name_is_a_404(moderator_client: TestClient) -> None:
+    """A model name with a NUL character names no model: 404 (it was a 500 on PostgreSQL)."""
+    response = moderator_client.get("/models/lora/a%00b")
+    assert response.status_code == 404
+    assert "NUL" in response.text
