@@ -4,20 +4,23 @@
    with varied recipes (prompts from a vocabulary, checkpoints, samplers, sizes, LoRAs, remixes) and
    their images, and votes (popular images get more; one per member and image, none on one's own),
    then upgrades to head: migration 0009 backfills `images.score` and builds the feed's indexes (timed).
-2. Starts the gallery as `atelier gallery` does (`python -m gallery`, one uvicorn process), or with
-   `--workers N` as `uvicorn --factory gallery.app:create_app --workers N` (one process per core).
+2. Starts the gallery as `atelier gallery` does (`python -m gallery`, one uvicorn process), once per
+   `--workers` (default 2: one per core of this machine), each on its own port; the clients spread
+   over them as a reverse proxy would (see `gallery_server` for why not `uvicorn --workers`).
 3. Follows the feed's cursor chain once (infinite scroll's fragments) to the cursor of page 1000, for
    newest and top of all time.
-4. For each request kind (pages and, where the JSON API has them, its equivalents): 20 concurrent
-   clients (separate processes, keep-alive connections, no think time) send 30 requests each after a
-   warm-up; prints p50/p95/p99, and the same with one client (the service time without queueing).
-5. EXPLAIN ANALYZE of the SQL behind each kind (the feed's own query builder), median of 5.
+4. For each request kind (pages and, where the JSON API has them, its equivalents): one client (the
+   service time, no queueing); 20 concurrent clients (separate processes, keep-alive connections)
+   back to back, 30 requests each; and 20 browsing users pausing 0.5 s on average between requests.
+   Prints p50/p95/p99 and requests/s.
+5. CPU per feed page by part in one process (feed query, draw form and model lists, template), and
+   EXPLAIN ANALYZE of the SQL behind each kind (the feed's own query builder), median of 5.
 6. Drops the database.
 
 No image files: pages only link thumbnails (`/files/...`), and the clients fetch HTML and JSON only.
 
 Usage: .venv/bin/python bench/gallery_scale.py [--images 100000] [--votes 500000] [--members 300]
-       [--clients 20] [--requests 30] [--workers 1] [--keep]
+       [--clients 20] [--requests 30] [--think 0.5] [--workers 2] [--keep | --database NAME]
 """
 
 from __future__ import annotations
@@ -362,34 +365,28 @@ def load(url_plain: str, images: int, votes: int, members: int, seed: int = 8) -
 
 
 @contextmanager
-def gallery_server(env: dict[str, str], workers: int, log_path: Path) -> Iterator[int]:
-    port = free_port()
-    env = {**env, "ATELIER_GALLERY_PORT": str(port)}
-    if workers == 1:
-        command = [sys.executable, "-m", "gallery"]  # exactly what `atelier gallery` runs
-    else:
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "gallery.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--proxy-headers",
-            "--timeout-graceful-shutdown",
-            "5",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
-        try:
+def gallery_server(env: dict[str, str], processes: int, log_dir: Path) -> Iterator[list[int]]:
+    """`processes` gallery processes, each exactly what `atelier gallery` runs (`python -m gallery`),
+    on ports of their own; the clients spread over them as a reverse proxy's upstream would.
+
+    Not `uvicorn --workers N`: uvicorn 0.54 binds that socket itself without IPPROTO_TCP, so asyncio
+    leaves TCP_NODELAY off on its connections and every response waits out a delayed ACK (measured:
+    44 ms for /healthz, against 1.3 ms from `python -m gallery`)."""
+    ports = [free_port() for _ in range(processes)]
+    servers: list[subprocess.Popen[bytes]] = []
+    try:
+        for number, port in enumerate(ports):
+            with (log_dir / f"gallery-{number}.log").open("wb") as log:
+                servers.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "gallery"],
+                        cwd=REPO,
+                        env={**env, "ATELIER_GALLERY_PORT": str(port)},
+                        stdout=log,
+                        stderr=log,
+                    )
+                )
+        for port in ports:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 try:
@@ -398,10 +395,12 @@ def gallery_server(env: dict[str, str], workers: int, log_path: Path) -> Iterato
                 except OSError:
                     time.sleep(0.3)
             else:
-                raise RuntimeError(f"the gallery did not start; see {log_path}")
-            yield port
-        finally:
+                raise RuntimeError(f"the gallery did not start; see {log_dir}")
+        yield ports
+    finally:
+        for server in servers:
             server.terminate()
+        for server in servers:
             server.wait(30)
 
 
@@ -440,9 +439,11 @@ def _client(
     return latencies, errors, first, time.time()
 
 
-def hammer(pool: Any, port: int, paths: list[str], clients: int, count: int, think: float = 0.0) -> dict[str, float]:
+def hammer(
+    pool: Any, ports: list[int], paths: list[str], clients: int, count: int, think: float = 0.0
+) -> dict[str, float]:
     start_at = time.time() + 1.0
-    jobs = [(port, paths, count, start_at, number, think) for number in range(clients)]
+    jobs = [(ports[number % len(ports)], paths, count, start_at, number, think) for number in range(clients)]
     results = pool.starmap(_client, jobs)
     elapsed = max(result[3] for result in results) - min(result[2] for result in results)
     latencies = [value for result in results for value in result[0]]
@@ -596,7 +597,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30, help="per client and request kind")
     parser.add_argument("--think", type=float, default=0.5, help="mean pause of the browsing users (s)")
     parser.add_argument("--think-requests", type=int, default=12, help="per browsing user and request kind")
-    parser.add_argument("--workers", type=int, default=1, help="gallery processes (1: python -m gallery)")
+    parser.add_argument("--workers", type=int, default=2, help="gallery processes (python -m gallery each)")
     parser.add_argument("--deep-page", type=int, default=1000)
     parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
     parser.add_argument("--database", help="reuse a database a --keep run left (skips the load)")
@@ -662,6 +663,7 @@ def main() -> None:
                 "SELECT parent_image_id FROM jobs j JOIN images i ON i.id = j.parent_image_id WHERE NOT i.hidden"
                 " GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
             ).fetchone()
+        assert counts is not None
         print(
             f"  database: {counts[0]} images, {counts[1]} votes, {counts[2]} jobs, {counts[3]} members; "
             f"top score {counts[4]}"
@@ -679,8 +681,8 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, env: dict[str, str], visible: list[int], remixed: int) -> None:
-    log_path = Path(env["ATELIER_DATA_DIR"]) / "gallery.log"
-    with gallery_server(env, args.workers, log_path) as port:
+    with gallery_server(env, args.workers, Path(env["ATELIER_DATA_DIR"])) as ports:
+        port = ports[0]
         has_api = get(port, "/api/images?limit=1")[0] == 200
         deep_new, walk_new = cursor_url(port, "", args.deep_page)
         deep_top, walk_top = cursor_url(port, "sort=top-all", args.deep_page)
@@ -715,9 +717,9 @@ def run(args: argparse.Namespace, env: dict[str, str], visible: list[int], remix
                 for path in paths[:1]:
                     status, body = get(port, path)
                     assert status == 200, f"{kind}: {path} answered {status}: {body[:300]}"
-                single = hammer(pool, port, paths, 1, max(20, args.requests))
-                loaded = hammer(pool, port, paths, args.clients, args.requests)
-                users = hammer(pool, port, paths, args.clients, args.think_requests, args.think)
+                single = hammer(pool, ports, paths, 1, max(20, args.requests))
+                loaded = hammer(pool, ports, paths, args.clients, args.requests)
+                users = hammer(pool, ports, paths, args.clients, args.think_requests, args.think)
                 rows.append((kind, single, loaded, users))
                 print(
                     f"  {kind}: 1 client p50 {single['p50']:.1f} ms p99 {single['p99']:.1f}; {args.clients} clients "
@@ -728,8 +730,8 @@ def run(args: argparse.Namespace, env: dict[str, str], visible: list[int], remix
                 )
         load_avg = " ".join(f"{value:.2f}" for value in os.getloadavg())
     print(
-        f"\nserver: {args.workers} process(es); clients: {args.clients} processes, keep-alive; back to back, and as "
-        f"users pausing {args.think} s on average; load average after: {load_avg}\n"
+        f"\nserver: {args.workers} gallery process(es); clients: {args.clients} processes, keep-alive; back to back, "
+        f"and as users pausing {args.think} s on average; load average after: {load_avg}\n"
     )
     print(
         f"| request | 1 client p50 | p99 | {args.clients} back-to-back p50 | p95 | p99 | req/s "
