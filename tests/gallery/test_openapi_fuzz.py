@@ -5,7 +5,7 @@ The database holds images (one hidden, a remix with its parent, voted ones), que
 jobs, a LoRA and members. Each generated request goes out as an anonymous visitor, a member or a
 moderator (a live session, so the logged-in paths run, not only their 401s), and path parameters that
 name ids, models or files are often swapped for ones that exist, so the fuzzer reaches rows and not
-only 404s. Generation is derandomized and bounded (`EXAMPLES` per operation and mode) so the run
+only 404s; generated text is often swapped for hostile text (NUL, huge numbers, markup). Generation is derandomized and bounded (`EXAMPLES` per operation and mode) so the run
 takes the same path and about the same time each time. Schemathesis is driven directly with
 Hypothesis's `@given`, so it needs no pytest plugin (it runs with or without Hypothesis's).
 """
@@ -41,7 +41,7 @@ from gallery.app import create_app
 from gallery.deps import RECIPE_FIELDS
 from tests.gallery.factories import add_failed_job, add_image, add_model, add_vote
 
-EXAMPLES = int(os.environ.get("ATELIER_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("ATELIER_FUZZ_EXAMPLES", "16"))
 """Generated requests per operation and generation mode (valid and invalid input); raise it for a
 deeper hunt, e.g. ATELIER_FUZZ_EXAMPLES=200."""
 
