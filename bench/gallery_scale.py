@@ -424,6 +424,8 @@ def _client(
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     get(port, paths[0], connection)  # connect and warm this process
     time.sleep(max(0.0, start_at - time.time()))
+    if think:  # users arrive spread out, not in lockstep (a synchronized first burst would be the tail)
+        time.sleep(rng.uniform(0, 2 * think))
     latencies: list[float] = []
     errors = 0
     first = time.time()
