@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi.testclient import TestClient
 from PIL import Image as PILImage
 from PIL import ImageDraw
 from sqlalchemy import select
@@ -18,10 +19,11 @@ from sqlalchemy.orm import Session
 from atelier.db import session_scope
 from atelier.infotext import build_infotext
 from atelier.recipe import Recipe
-from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind, User
-from atelier.services import votes
+from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind, Role, User
+from atelier.services import logins, votes
 from atelier.settings import Settings
 from atelier.storage import store_image
+from gallery import login
 
 COLOURS = {
     "red": (230, 72, 72),
@@ -202,3 +204,24 @@ def add_failed_job(settings: Settings, error: str = "RuntimeError: CUDA out of m
 def job_count(settings: Settings) -> int:
     with session_scope(settings.database_url) as session:
         return len(session.scalars(select(Job.id)).all())
+
+
+def session_cookie(settings: Settings, name: str, role: Role = Role.MEMBER) -> tuple[int, str]:
+    """The id of the member called `name` (made with `role` on first use) and the signed cookie of a
+    fresh live session for them, as the login routes would make it."""
+    with session_scope(settings.database_url) as session:
+        user = session.scalar(select(User).where(User.name == name))
+        if user is None:
+            user = User(name=name, role=role)
+            session.add(user)
+            session.flush()
+        user_id = user.id
+        token = logins.start_session(session, user_id, timedelta(days=1))
+    return user_id, login.sign(settings.web.secret_key, "session", token)
+
+
+def log_in_as(client: TestClient, settings: Settings, name: str, role: Role = Role.MEMBER) -> int:
+    """Give `client` a live session of the member called `name`; returns the member's id."""
+    user_id, cookie = session_cookie(settings, name, role)
+    client.cookies.set(login.SESSION_COOKIE, cookie)
+    return user_id

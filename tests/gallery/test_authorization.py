@@ -20,7 +20,6 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,34 +28,16 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from httpx import Response
 from PIL import Image as PILImage
-from sqlalchemy import select
 
 from atelier.db import engine_for, session_scope
 from atelier.schema import BannedTerm, Base, Job, JobSource, ModelKind, Report, Role, RoleQuota, User
-from atelier.services import logins
 from atelier.settings import Settings, load_settings
-from gallery import login
 from gallery.app import create_app
-from tests.gallery.factories import add_image, add_model
+from tests.gallery.factories import add_image, add_model, log_in_as
 from tests.helpers import model_files
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 FOREIGN = {"origin": "https://evil.example"}
-
-
-def log_in_as(client: TestClient, settings: Settings, name: str, role: Role = Role.MEMBER) -> int:
-    """Give `client` a live session of the member called `name` (made with `role` on first use), as
-    the login routes would; returns the member's id."""
-    with session_scope(settings.database_url) as session:
-        user = session.scalar(select(User).where(User.name == name))
-        if user is None:
-            user = User(name=name, role=role)
-            session.add(user)
-            session.flush()
-        user_id = user.id
-        token = logins.start_session(session, user_id, timedelta(days=1))
-    client.cookies.set(login.SESSION_COOKIE, login.sign(settings.web.secret_key, "session", token))
-    return user_id
 
 
 # -- the world each route is called in -------------------------------------------------------------

@@ -5,8 +5,9 @@ The database holds images (one hidden, a remix with its parent, voted ones), que
 jobs, a LoRA and members. Each generated request goes out as an anonymous visitor, a member or a
 moderator (a live session, so the logged-in paths run, not only their 401s), and path parameters that
 name ids, models or files are often swapped for ones that exist, so the fuzzer reaches rows and not
-only 404s; generated text is often swapped for hostile text (NUL, huge numbers, markup). Generation is derandomized and bounded (`EXAMPLES` per operation and mode) so the run
-takes the same path and about the same time each time. Schemathesis is driven directly with
+only 404s; generated text is often swapped for hostile text (NUL, huge numbers, markup).
+Generation is derandomized and bounded (`EXAMPLES` per operation and mode) so the run takes the
+same path and about the same time each time. Schemathesis is driven directly with
 Hypothesis's `@given`, so it needs no pytest plugin (it runs with or without Hypothesis's).
 """
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 import hypothesis.errors
@@ -34,12 +34,11 @@ from sqlalchemy import select
 from atelier.db import session_scope
 from atelier.recipe import LoraUse
 from atelier.schema import Job, JobSource, JobState, ModelFile, ModelKind, Report, Role, RoleQuota, User
-from atelier.services import logins
 from atelier.settings import Settings
 from gallery import login
 from gallery.app import create_app
 from gallery.deps import RECIPE_FIELDS
-from tests.gallery.factories import add_failed_job, add_image, add_model, add_vote
+from tests.gallery.factories import add_failed_job, add_image, add_model, add_vote, session_cookie
 
 EXAMPLES = int(os.environ.get("ATELIER_FUZZ_EXAMPLES", "16"))
 """Generated requests per operation and generation mode (valid and invalid input); raise it for a
@@ -165,18 +164,6 @@ def _seed(settings: Settings) -> dict[str, list[str]]:
     }
 
 
-def _session_cookie(settings: Settings, name: str, role: Role) -> str:
-    """A fresh live session of the member (made on first use): fresh because the fuzzer may log out."""
-    with session_scope(settings.database_url) as session:
-        user = session.scalar(select(User).where(User.name == name))
-        if user is None:
-            user = User(name=name, role=role)
-            session.add(user)
-            session.flush()
-        token = logins.start_session(session, user.id, timedelta(hours=1))
-    return login.sign(settings.web.secret_key, "session", token)
-
-
 def _send(client: TestClient, case: schemathesis.Case) -> Any:
     """The generated request, encoded as schemathesis encodes it for `requests` (forms, multipart,
     JSON), then sent through the app's own test client (one app, lifespan started once)."""
@@ -232,7 +219,7 @@ def _fuzz(
         client.cookies.clear()
         if identity != "anonymous":
             role = Role.MODERATOR if identity == "moderator" else Role.MEMBER
-            client.cookies.set(login.SESSION_COOKIE, _session_cookie(settings, f"Fuzz {identity}", role))
+            client.cookies.set(login.SESSION_COOKIE, session_cookie(settings, f"Fuzz {identity}", role)[1])
         response = _send(client, case)
         try:
             case.validate_response(response, checks=_checks(case))
@@ -289,7 +276,7 @@ NUL = "a\x00b"
 @pytest.fixture
 def moderator_client(registered: Settings) -> Any:
     with TestClient(create_app(registered), raise_server_exceptions=False, follow_redirects=False) as client:
-        client.cookies.set(login.SESSION_COOKIE, _session_cookie(registered, "Mona", Role.MODERATOR))
+        client.cookies.set(login.SESSION_COOKIE, session_cookie(registered, "Mona", Role.MODERATOR)[1])
         yield client
 
 

@@ -20,8 +20,7 @@ from fastapi.testclient import TestClient
 from atelier.db import session_scope
 from atelier.schema import Report, Role, User
 from atelier.settings import Settings
-from tests.gallery.factories import add_image, add_vote
-from tests.gallery.test_authorization import log_in_as
+from tests.gallery.factories import add_image, add_vote, log_in_as
 
 SCRIPT = "<script>alert(1)</script>"
 BREAKOUT = '"><img src=x onerror=alert(2)>'

@@ -5,7 +5,6 @@ queue, hidden images, banned terms, role quotas and audit log do what they say."
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,11 +13,10 @@ from sqlalchemy import select
 
 from atelier.db import session_scope
 from atelier.schema import AuditEntry, BannedTerm, Image, Report, ReportState, Role, RoleQuota, User
-from atelier.services import audit, logins
+from atelier.services import audit
 from atelier.settings import Settings
 from gallery.app import create_app
-from gallery.login import SESSION_COOKIE, sign
-from tests.gallery.factories import add_image
+from tests.gallery.factories import add_image, log_in_as
 
 CROSS_SITE = {"origin": "https://evil.example", "sec-fetch-site": "cross-site"}
 
@@ -42,18 +40,6 @@ ACTIONS: list[tuple[str, dict[str, str]]] = [
     ("/mod/models/scan", {}),
     ("/mod/models/upload", {}),
 ]
-
-
-def log_in_as(client: TestClient, settings: Settings, name: str, role: Role = Role.MEMBER) -> int:
-    """Give the client a live session of a new member `name` with `role` (the real cookie and row)."""
-    with session_scope(settings.database_url) as session:
-        user = User(name=name, role=role)
-        session.add(user)
-        session.flush()
-        user_id = user.id
-        token = logins.start_session(session, user_id, timedelta(days=1))
-    client.cookies.set(SESSION_COOKIE, sign(settings.web.secret_key, "session", token))
-    return user_id
 
 
 @pytest.fixture
