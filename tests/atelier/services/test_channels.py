@@ -3,25 +3,16 @@ spoilers, and moderators' changes checked and audited."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from atelier.db import session_factory
 from atelier.errors import Forbidden, InvalidInput, Refused
 from atelier.schema import AuditEntry, ModelFile, ModelKind, Role, User
 from atelier.services import channels
 
 CHANNEL = 710_000_000_000_000_001
 OTHER_CHANNEL = 710_000_000_000_000_002
-
-
-@pytest.fixture
-def session(sqlite_url: str) -> Iterator[Session]:
-    with session_factory(sqlite_url)() as opened:
-        yield opened
 
 
 def checkpoint(session: Session, name: str, *, nsfw: bool = False, enabled: bool = True) -> ModelFile:

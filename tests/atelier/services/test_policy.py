@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy.orm import Session
 
-from atelier.db import session_factory
 from atelier.errors import Forbidden, InvalidInput
 from atelier.schema import Role, User
 from atelier.services import audit, policy
-
-
-@pytest.fixture
-def session(sqlite_url: str) -> Iterator[Session]:
-    with session_factory(sqlite_url)() as opened:
-        yield opened
 
 
 def test_forced_negative_is_appended_after_the_members(session: Session) -> None:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from atelier.db import session_factory
 from atelier.errors import Forbidden, InvalidInput, NotFound
 from atelier.schema import AuditEntry, Role, User
 from atelier.services import quotas
@@ -16,12 +13,6 @@ from atelier.settings import SchedulingSettings, Settings
 
 SUPPORTERS = 730_000_000_000_000_001
 ARTISTS = 730_000_000_000_000_002
-
-
-@pytest.fixture
-def session(sqlite_url: str) -> Iterator[Session]:
-    with session_factory(sqlite_url)() as opened:
-        yield opened
 
 
 def user(session: Session, name: str, role: Role = Role.MEMBER, roles: list[int] | None = None) -> User:
