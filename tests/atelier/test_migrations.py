@@ -65,7 +65,7 @@ def test_0009_backfills_scores_from_votes(database_url: str) -> None:
             )
     migrate(database_url)
     with engine.connect() as connection:
-        scores = dict(connection.execute(text("SELECT id, score FROM images ORDER BY id")).tuples().all())
+        scores = {row.id: row.score for row in connection.execute(text("SELECT id, score FROM images ORDER BY id"))}
     assert scores == {1: 3, 2: 0, 3: 0}
     command.downgrade(alembic_config(database_url), "0008")  # with rows that reference images
     with engine.connect() as connection:
