@@ -1,7 +1,8 @@
 """The draw form: its default values, its choices, and how an error lands next to its field.
 
-Defaults follow the default checkpoint, because the bundled tiny model renders 64x64 natively and
-a 512x512 default would make a first-time user's render slow and smeared.
+Defaults follow the default checkpoint's native size (detected at import and stored with the
+model), because the bundled tiny model renders 64x64 natively and a 512x512 default would make a
+first-time user's render slow and smeared, while an SDXL checkpoint wants 1024.
 """
 
 from __future__ import annotations
@@ -15,18 +16,10 @@ from sqlalchemy.orm import Session
 from atelier.errors import InvalidInput
 from atelier.recipe import CFG_RANGE, DEFAULT_SAMPLER, MAX_IMAGES, SAMPLERS, SIZE_RANGE, STEPS_RANGE
 from atelier.services.models import default_checkpoint, enabled_checkpoints
-from atelier.settings import Settings
 from gallery.deps import RECIPE_FIELDS
 
-TINY_SIZE = 64
+# The size offered when no checkpoint is registered yet (SD1's native edge).
 DEFAULT_SIZE = 512
-
-
-def native_size(checkpoint_name: str) -> int:
-    """The edge a checkpoint renders best at: 64 for the bundled tiny models, else SD1's 512."""
-    if checkpoint_name.startswith("atelier-tiny") or checkpoint_name == "tiny-test":
-        return TINY_SIZE
-    return DEFAULT_SIZE
 
 
 @dataclass
@@ -48,10 +41,9 @@ class DrawForm:
     )
 
 
-def default_values(session: Session, settings: Settings) -> dict[str, str]:
+def default_values(session: Session) -> dict[str, str]:
     model = default_checkpoint(session)
-    name = model.name if model else settings.render.default_checkpoint
-    size = str(native_size(name))
+    size = str(model.native_size if model else DEFAULT_SIZE)
     return {
         "prompt": "",
         "negative_prompt": "",
@@ -70,16 +62,15 @@ def default_values(session: Session, settings: Settings) -> dict[str, str]:
 
 def build_form(
     session: Session,
-    settings: Settings,
     submitted: Mapping[str, str] | None = None,
     error: InvalidInput | None = None,
 ) -> DrawForm:
     """The form with defaults, overlaid with what the user sent, and the error if there is one."""
-    values = default_values(session, settings)
+    values = default_values(session)
     for name in RECIPE_FIELDS:
         if submitted and name in submitted:
             values[name] = submitted[name]
-    checkpoints = [(model.name, native_size(model.name)) for model in enabled_checkpoints(session)]
+    checkpoints = [(model.name, model.native_size) for model in enabled_checkpoints(session)]
     form = DrawForm(values=values, checkpoints=checkpoints)
     if error is not None:
         if error.field in RECIPE_FIELDS:

@@ -20,7 +20,7 @@ from atelier.errors import InvalidInput
 from atelier.samplers import BY_NAME
 from atelier.schema import ModelKind
 from atelier.services.votes import voted_images
-from gallery.deps import SessionDep, SettingsDep
+from gallery.deps import SessionDep
 from gallery.feed import feed_page
 from gallery.filters import FeedFilters, FeedQuery, Sort, feed_params, parse_feed_query
 from gallery.forms import DrawForm, build_form
@@ -97,9 +97,9 @@ def render_feed(request: Request, session: Session, viewer: Viewer, form: DrawFo
 
 
 @router.get("/", name="feed")
-def feed(request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep) -> Response:
+def feed(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     """The feed: draw form, search, sort tabs and the first page (or the page after `cursor`)."""
-    return render_feed(request, session, viewer, build_form(session, settings))
+    return render_feed(request, session, viewer, build_form(session))
 
 
 @router.get("/feed/page", name="feed_page")

@@ -26,10 +26,10 @@ router = APIRouter()
 
 
 @router.get("/draw", name="draw_form")
-def draw_form(request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep) -> Response:
+def draw_form(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     """The draw form alone; query parameters named like its fields prefill it (remix links use this)."""
     prefill = {name: request.query_params[name] for name in RECIPE_FIELDS if name in request.query_params}
-    context = {"form": build_form(session, settings, prefill)}
+    context = {"form": build_form(session, prefill)}
     return templates.TemplateResponse(request, "draw.html", context)
 
 
@@ -45,7 +45,7 @@ def draw(request: Request, values: FormDep, session: SessionDep, settings: Setti
         )
     except InvalidInput as error:
         session.rollback()
-        context = {"form": build_form(session, settings, values, error)}
+        context = {"form": build_form(session, values, error)}
         return templates.TemplateResponse(request, "draw.html", context, status_code=422)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
