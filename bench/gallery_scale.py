@@ -574,7 +574,7 @@ def breakdown(url: str, cases: dict[str, str], repeats: int = 100) -> dict[str, 
                 began = time.process_time()
                 feed_page(session, ANONYMOUS, parsed.filters, parsed.cursor, limit=FEED_PAGE_SIZE)
                 queried = time.process_time()
-                context = {"form": build_form(session, get_settings()), **_context(request, session, ANONYMOUS, parsed)}
+                context = {"form": build_form(session), **_context(request, session, ANONYMOUS, parsed)}
                 gathered = time.process_time()
                 templates.TemplateResponse(request, "feed.html", context)
                 rendered = time.process_time()
@@ -753,16 +753,7 @@ def run(args: argparse.Namespace, env: dict[str, str], visible: list[int], remix
         f"{args.clients} clients {deep[1]['p50'] / first[1]['p50']:.2f}"
     )
 
-    cursors = {
-        "feed page 1": "",
-        f"feed page {args.deep_page}": deep_new,
-        "top of the week, page 1": "sort=top-week",
-        f"top of all time, page {args.deep_page}": deep_top,
-        "search (full text)": search,
-        "search + checkpoint + sampler": filtered,
-        "filters: checkpoint + sampler + size": filters_only,
-    }
-    parts = breakdown(env["ATELIER_DATABASE_URL"], {name: cursors[name] for name in list(cursors)[:5]})
+    parts = breakdown(env["ATELIER_DATABASE_URL"], {name: feed_kinds[name] for name in list(feed_kinds)[:5]})
     print("\nCPU ms per feed page in one process (no HTTP), by part:\n")
     print("| page | " + " | ".join(next(iter(parts.values()))) + " | sum |")
     print("|---|" + "---:|" * (len(next(iter(parts.values()))) + 1))
@@ -770,7 +761,7 @@ def run(args: argparse.Namespace, env: dict[str, str], visible: list[int], remix
         print(
             f"| {name} | " + " | ".join(f"{value:.2f}" for value in spent.values()) + f" | {sum(spent.values()):.2f} |"
         )
-    plans = explain(env["ATELIER_DATABASE_URL"], sql_of_kinds(env["ATELIER_DATABASE_URL"], cursors, remixed))
+    plans = explain(env["ATELIER_DATABASE_URL"], sql_of_kinds(env["ATELIER_DATABASE_URL"], feed_kinds, remixed))
     print("\n| SQL | planning ms | execution ms | plan |")
     print("|---|---:|---:|---|")
     for name, (planning, execution, plan) in plans.items():
