@@ -202,8 +202,12 @@ def feed_query(
     query = (
         select(Image)
         .join(Image.job)
-        # Cards never show the infotext (the image page does): leave the biggest column behind.
-        .options(defer(Image.infotext), contains_eager(Image.job).joinedload(Job.owner))
+        # Cards never show the infotext (the image page does): leave the biggest column behind; of the
+        # owner they show the name and link.
+        .options(
+            defer(Image.infotext),
+            contains_eager(Image.job).joinedload(Job.owner).load_only(User.id, User.name),
+        )
         .where(visible_to(viewer), *filter_conditions(session, filters), *where)
     )
     period = filters.sort.period

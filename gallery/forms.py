@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from atelier.errors import InvalidInput
 from atelier.recipe import CFG_RANGE, DEFAULT_SAMPLER, MAX_IMAGES, SAMPLERS, SIZE_RANGE, STEPS_RANGE
-from atelier.services.models import default_checkpoint, enabled_checkpoints
+from atelier.schema import ModelFile
+from atelier.services.models import default_of, enabled_checkpoints
 from gallery.deps import RECIPE_FIELDS
 
 # The size offered when no checkpoint is registered yet (SD1's native edge).
@@ -41,8 +42,9 @@ class DrawForm:
     )
 
 
-def default_values(session: Session) -> dict[str, str]:
-    model = default_checkpoint(session)
+def default_values(checkpoints: list[ModelFile]) -> dict[str, str]:
+    """The form's values before the user types, from the enabled checkpoints (one query serves the whole form)."""
+    model = default_of(checkpoints)
     size = str(model.native_size if model else DEFAULT_SIZE)
     return {
         "prompt": "",
@@ -66,12 +68,12 @@ def build_form(
     error: InvalidInput | None = None,
 ) -> DrawForm:
     """The form with defaults, overlaid with what the user sent, and the error if there is one."""
-    values = default_values(session)
+    enabled = enabled_checkpoints(session)
+    values = default_values(enabled)
     for name in RECIPE_FIELDS:
         if submitted and name in submitted:
             values[name] = submitted[name]
-    checkpoints = [(model.name, model.native_size) for model in enabled_checkpoints(session)]
-    form = DrawForm(values=values, checkpoints=checkpoints)
+    form = DrawForm(values=values, checkpoints=[(model.name, model.native_size) for model in enabled])
     if error is not None:
         if error.field in RECIPE_FIELDS:
             form.errors[error.field] = error.reason

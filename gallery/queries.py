@@ -52,6 +52,9 @@ def is_visible_file(session: Session, relative_path: str, viewer: Viewer) -> boo
     return bool(session.scalar(select(exists().where(used, visible_to(viewer)))))
 
 
-def model_names(session: Session, kind: ModelKind) -> list[str]:
-    """Names of every registered model of a kind, enabled or not: old images keep their models."""
-    return list(session.scalars(select(ModelFile.name).where(ModelFile.kind == kind).order_by(ModelFile.name)))
+def model_names(session: Session) -> dict[ModelKind, list[str]]:
+    """Names of every registered model by kind, enabled or not (old images keep their models), in one query."""
+    names: dict[ModelKind, list[str]] = {kind: [] for kind in ModelKind}
+    for kind, name in session.execute(select(ModelFile.kind, ModelFile.name).order_by(ModelFile.name)):
+        names[kind].append(name)
+    return names

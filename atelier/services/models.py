@@ -194,7 +194,11 @@ def enabled_checkpoints(session: Session) -> list[ModelFile]:
 
 
 def default_checkpoint(session: Session) -> ModelFile | None:
-    checkpoints = enabled_checkpoints(session)
+    return default_of(enabled_checkpoints(session))
+
+
+def default_of(checkpoints: list[ModelFile]) -> ModelFile | None:
+    """The default among enabled checkpoints: the one marked so, else the first by name."""
     return next((m for m in checkpoints if m.is_default), checkpoints[0] if checkpoints else None)
 
 

@@ -61,14 +61,15 @@ def _context(request: Request, session: Session, viewer: Viewer, query: FeedQuer
             items, next_cursor = page.items, page.next_cursor
         except InvalidInput as error:
             query.errors[error.field] = error.reason
+    names = model_names(session)
     search = {
         "given": query.values,
         "errors": query.errors,
         "labels": LABELS,
         "advanced": any(query.values[name] or name in query.errors for name in ADVANCED),
         "samplers": list(BY_NAME),
-        "checkpoints": model_names(session, ModelKind.CHECKPOINT),
-        "loras": model_names(session, ModelKind.LORA),
+        "checkpoints": names[ModelKind.CHECKPOINT],
+        "loras": names[ModelKind.LORA],
         "clear_url": _url("/", feed_params(FeedFilters(sort=filters.sort))),
     }
     return {
