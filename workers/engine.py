@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from diffusers import (
     DDIMScheduler,
+    DDPMScheduler,
     DPMSolverMultistepScheduler,
     EulerAncestralDiscreteScheduler,
     EulerDiscreteScheduler,
@@ -183,7 +184,25 @@ def scheduler_for(config: Any, sampler: str, schedule_type: str = "Automatic") -
     refused = sorted(set(options) - set(accepted))
     if refused:  # atelier.samplers only offers schedule types the scheduler has options for
         raise ValueError(f"{scheduler_class.__name__} has no option {', '.join(refused)}")
+    cannot_rescale = "rescale_betas_zero_snr" not in accepted and "trained_betas" in accepted
+    if config.get("rescale_betas_zero_snr") and cannot_rescale:
+        options["trained_betas"] = zero_terminal_snr_betas(config)
     return scheduler_class.from_config(config, **options)
+
+
+def zero_terminal_snr_betas(config: Any) -> list[float]:
+    """The betas of a zero-terminal-SNR checkpoint, for schedulers that cannot rescale their own.
+
+    Such a model (trained with `rescale_betas_zero_snr`, e.g. the bundled one) expects its first step at pure
+    noise; DDIM, Euler, DPM-Solver and UniPC rescale from the config, while Heun, DPM2, LMS, PLMS and DPM++ SDE
+    would silently sample on the unrescaled schedule. Given these betas they sample what the model learnt. The
+    final cumulative alpha is 2**-24 rather than 0, as diffusers' Euler does, so sigma-based samplers get a
+    finite (4096) largest sigma.
+    """
+    alphas_cumprod = DDPMScheduler.from_config(config).alphas_cumprod.to(torch.float64).clone()
+    alphas_cumprod[-1] = 2.0**-24
+    previous = torch.cat([torch.ones(1, dtype=torch.float64), alphas_cumprod[:-1]])
+    return (1.0 - alphas_cumprod / previous).tolist()
 
 
 def set_sampler(pipe: StableDiffusionPipeline, sampler: str, schedule_type: str = "Automatic") -> None:

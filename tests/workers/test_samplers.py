@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from atelier.recipe import Recipe
 from atelier.samplers import SAMPLER_TABLE, supported_samplers
@@ -57,6 +58,29 @@ def test_previous_sampler_options_do_not_leak(pipe: Any) -> None:
     engine.set_sampler(pipe, "DPM++ 2M", "SGM Uniform")
     config = pipe.scheduler.config
     assert (config.algorithm_type, config.use_karras_sigmas) == ("dpmsolver++", False)
+
+
+ZERO_TERMINAL_SNR = {
+    "num_train_timesteps": 1000,
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "prediction_type": "v_prediction",
+    "rescale_betas_zero_snr": True,
+    "timestep_spacing": "trailing",
+}
+
+
+@pytest.mark.parametrize("sampler", [info.name for info in SAMPLER_TABLE if info.name in supported_samplers()])
+def test_every_sampler_starts_a_zero_terminal_snr_model_at_pure_noise(sampler: str) -> None:
+    """A checkpoint trained at zero terminal SNR is sampled on the schedule it was trained on by every sampler,
+    also by those whose diffusers scheduler cannot rescale betas itself (SD1's schedule ends at alpha-bar 0.0047)."""
+    from diffusers import DDPMScheduler
+
+    trained = DDPMScheduler.from_config(ZERO_TERMINAL_SNR).alphas_cumprod
+    scheduler = engine.scheduler_for(ZERO_TERMINAL_SNR, sampler)
+    assert float(scheduler.alphas_cumprod[-1]) < 1e-6
+    assert torch.allclose(scheduler.alphas_cumprod[:-1].double(), trained[:-1].double(), rtol=1e-5)
 
 
 def test_lms_coefficients_match_numeric_integration(tmp_path: Path) -> None:
