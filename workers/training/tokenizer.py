@@ -1,19 +1,21 @@
 """A CLIP tokenizer for the bundled model's own vocabulary.
 
 Real SD checkpoints ship OpenAI's 49k-token CLIP BPE; fetching it needs the Hub, and a 0.6M-parameter text encoder
-has no use for it. We instead train a byte-level BPE on the project's vocabulary until every word is one token,
-then save it as the ordinary `vocab.json` + `merges.txt` pair, so `CLIPTokenizer.from_pretrained` (and diffusers'
-single-file loader) read it exactly like the real one: lower-casing, `</w>` word ends, bos/eos = pad like CLIP,
+has no use for it. We instead learn BPE merges on the project's vocabulary until every word is one token (a few
+lines of plain BPE with ties broken alphabetically, so every run gives the same ids: the `tokenizers` trainer breaks
+ties in hash order, which gave each training run different token ids and so a different model), then save it as
+the ordinary `vocab.json` + `merges.txt` pair, so `CLIPTokenizer.from_pretrained` (and diffusers' single-file loader)
+read it exactly like the real one: lower-casing, `</w>` word ends, bos/eos = pad like CLIP,
 77 positions. Unknown words still tokenize, letter by letter, instead of collapsing to `<|endoftext|>`.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import string
 from pathlib import Path
 
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import CLIPTokenizer
 
 from workers.training.data import vocabulary
@@ -25,25 +27,43 @@ _ALPHABET = list(string.ascii_lowercase + string.digits + string.punctuation)
 
 
 def train_vocab_and_merges(words: list[str]) -> tuple[dict[str, int], list[str]]:
-    """BPE-train on the word list until each word is a single `word</w>` token."""
-    model = models.BPE(unk_token=EOS, end_of_word_suffix="</w>")
-    tokenizer = Tokenizer(model)
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = trainers.BpeTrainer(
-        vocab_size=100_000,
-        min_frequency=1,
-        special_tokens=[BOS, EOS],
-        initial_alphabet=_ALPHABET,
-        end_of_word_suffix="</w>",
-        show_progress=False,
-    )
-    # single characters as words give every `x</w>` so unknown words can end on any letter
-    corpus = [*words, *_ALPHABET] * 4
-    tokenizer.train_from_iterator(corpus, trainer=trainer)
-    saved = json.loads(tokenizer.to_str())["model"]
-    vocab: dict[str, int] = saved["vocab"]
-    merges = [m if isinstance(m, str) else " ".join(m) for m in saved["merges"]]
-    return vocab, merges
+    """BPE-learn merges on the word list until each word is a single `word</w>` token; deterministic.
+
+    Ids: bos, eos, then every character alone and word-final (so unknown words spell out), then one id per merge
+    in the order learnt. Applying the merges by rank, as CLIP's tokenizer does, rebuilds each word's single token.
+    """
+    segmented = {word: (*word[:-1], word[-1] + "</w>") for word in sorted(set(words))}
+    vocab: dict[str, int] = {BOS: 0, EOS: 1}
+    for symbol in sorted({*_ALPHABET, *(c for w in words for c in w)}):
+        vocab.setdefault(symbol, len(vocab))
+    for symbol in sorted({*_ALPHABET, *(c for w in words for c in w)}):
+        vocab.setdefault(symbol + "</w>", len(vocab))
+    merges: list[str] = []
+    while True:
+        counts: dict[tuple[str, str], int] = {}
+        for parts in segmented.values():
+            for pair in itertools.pairwise(parts):
+                counts[pair] = counts.get(pair, 0) + 1
+        if not counts:
+            return vocab, merges
+        best = min(counts, key=lambda pair: (-counts[pair], pair))
+        merged = best[0] + best[1]
+        merges.append(f"{best[0]} {best[1]}")
+        vocab.setdefault(merged, len(vocab))
+        segmented = {word: _merge(parts, best, merged) for word, parts in segmented.items()}
+
+
+def _merge(parts: tuple[str, ...], pair: tuple[str, str], merged: str) -> tuple[str, ...]:
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        if i + 1 < len(parts) and (parts[i], parts[i + 1]) == pair:
+            out.append(merged)
+            i += 2
+        else:
+            out.append(parts[i])
+            i += 1
+    return tuple(out)
 
 
 def save_tokenizer_files(directory: Path, words: list[str] | None = None) -> Path:

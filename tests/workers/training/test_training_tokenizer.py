@@ -51,3 +51,10 @@ def test_unknown_words_are_spelled_not_dropped(tokenizer: CLIPTokenizer) -> None
     ids = tokenizer("zebra").input_ids[1:-1]
     assert tokenizer.unk_token_id not in ids
     assert tokenizer.decode(ids) == "zebra"
+
+
+def test_every_build_gives_the_same_files(tmp_path: Path) -> None:
+    """Token ids do not depend on the run (a different id order would train a different model from one seed)."""
+    first, second = save_tokenizer_files(tmp_path / "a"), save_tokenizer_files(tmp_path / "b")
+    for name in ("vocab.json", "merges.txt"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
