@@ -33,11 +33,10 @@ def train_vocab_and_merges(words: list[str]) -> tuple[dict[str, int], list[str]]
     in the order learnt. Applying the merges by rank, as CLIP's tokenizer does, rebuilds each word's single token.
     """
     segmented = {word: (*word[:-1], word[-1] + "</w>") for word in sorted(set(words))}
+    characters = sorted({*_ALPHABET, *(c for w in words for c in w)})
     vocab: dict[str, int] = {BOS: 0, EOS: 1}
-    for symbol in sorted({*_ALPHABET, *(c for w in words for c in w)}):
+    for symbol in [*characters, *(c + "</w>" for c in characters)]:
         vocab.setdefault(symbol, len(vocab))
-    for symbol in sorted({*_ALPHABET, *(c for w in words for c in w)}):
-        vocab.setdefault(symbol + "</w>", len(vocab))
     merges: list[str] = []
     while True:
         counts: dict[tuple[str, str], int] = {}
@@ -54,6 +53,7 @@ def train_vocab_and_merges(words: list[str]) -> tuple[dict[str, int], list[str]]
 
 
 def _merge(parts: tuple[str, ...], pair: tuple[str, str], merged: str) -> tuple[str, ...]:
+    """`parts` with every non-overlapping occurrence of `pair`, left to right, replaced by `merged`."""
     out: list[str] = []
     i = 0
     while i < len(parts):
