@@ -208,7 +208,7 @@ def resolve_checkpoint(session: Session, name: str) -> ModelFile:
     if not checkpoints:
         raise InvalidInput("checkpoint", "no checkpoint is enabled; a moderator must add one to the model store")
     if not name:
-        chosen = default_checkpoint(session)
+        chosen = default_of(checkpoints)
         assert chosen is not None
         return chosen
     for model in checkpoints:
