@@ -206,9 +206,9 @@ def job_count(settings: Settings) -> int:
         return len(session.scalars(select(Job.id)).all())
 
 
-def session_cookie(settings: Settings, name: str, role: Role = Role.MEMBER) -> tuple[int, str]:
-    """The id of the member called `name` (made with `role` on first use) and the signed cookie of a
-    fresh live session for them, as the login routes would make it."""
+def log_in_as(client: TestClient, settings: Settings, name: str, role: Role = Role.MEMBER) -> int:
+    """Give `client` a fresh live session of the member called `name` (made with `role` on first use), as
+    the login routes would make it; returns the member's id."""
     with session_scope(settings.database_url) as session:
         user = session.scalar(select(User).where(User.name == name))
         if user is None:
@@ -217,11 +217,5 @@ def session_cookie(settings: Settings, name: str, role: Role = Role.MEMBER) -> t
             session.flush()
         user_id = user.id
         token = logins.start_session(session, user_id, timedelta(days=1))
-    return user_id, login.sign(settings.web.secret_key, "session", token)
-
-
-def log_in_as(client: TestClient, settings: Settings, name: str, role: Role = Role.MEMBER) -> int:
-    """Give `client` a live session of the member called `name`; returns the member's id."""
-    user_id, cookie = session_cookie(settings, name, role)
-    client.cookies.set(login.SESSION_COOKIE, cookie)
+    client.cookies.set(login.SESSION_COOKIE, login.sign(settings.web.secret_key, "session", token))
     return user_id

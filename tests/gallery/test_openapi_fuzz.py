@@ -35,10 +35,9 @@ from atelier.db import session_scope
 from atelier.recipe import LoraUse
 from atelier.schema import Job, JobSource, JobState, ModelFile, ModelKind, Report, Role, RoleQuota, User
 from atelier.settings import Settings
-from gallery import login
 from gallery.app import create_app
 from gallery.deps import RECIPE_FIELDS
-from tests.gallery.factories import add_failed_job, add_image, add_model, add_vote, session_cookie
+from tests.gallery.factories import add_failed_job, add_image, add_model, add_vote, log_in_as
 
 EXAMPLES = int(os.environ.get("ATELIER_FUZZ_EXAMPLES", "16"))
 """Generated requests per operation and generation mode (valid and invalid input); raise it for a
@@ -219,7 +218,7 @@ def _fuzz(
         client.cookies.clear()
         if identity != "anonymous":
             role = Role.MODERATOR if identity == "moderator" else Role.MEMBER
-            client.cookies.set(login.SESSION_COOKIE, session_cookie(settings, f"Fuzz {identity}", role)[1])
+            log_in_as(client, settings, f"Fuzz {identity}", role)
         response = _send(client, case)
         try:
             case.validate_response(response, checks=_checks(case))
@@ -276,7 +275,7 @@ NUL = "a\x00b"
 @pytest.fixture
 def moderator_client(registered: Settings) -> Any:
     with TestClient(create_app(registered), raise_server_exceptions=False, follow_redirects=False) as client:
-        client.cookies.set(login.SESSION_COOKIE, session_cookie(registered, "Mona", Role.MODERATOR)[1])
+        log_in_as(client, registered, "Mona", Role.MODERATOR)
         yield client
 
 
