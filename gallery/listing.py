@@ -73,7 +73,7 @@ def listing_context(
     query = request.url.query
     return {
         "viewer": viewer,
-        "voted": voted_images(session, viewer.user_id, [item.image.id for item in items]),
+        "voted": voted_images(session, viewer.user_id, [card.id for card in items]),
         "filters": filters,
         "items": items,
         "next_url": next_url,

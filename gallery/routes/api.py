@@ -37,7 +37,7 @@ from atelier.schema import Image, JobSource, ModelFile, ModelKind
 from atelier.services.jobs import get_job, submit
 from atelier.services.votes import tally, voted_images
 from gallery.deps import JsonDep, SessionDep, SettingsDep, checked_id
-from gallery.feed import feed_page
+from gallery.feed import Card, feed_page
 from gallery.filters import feed_params, parse_feed_query
 from gallery.lineage import Lineage, Relative, lineage_of
 from gallery.presenters import file_url, image_parameters, job_status
@@ -277,26 +277,28 @@ def _prompt(image: Image) -> str:
     return str(image.job.recipe.get("prompt", ""))
 
 
-def _summary(image: Image, score: int, voted: bool) -> ImageSummary:
-    owner = image.job.owner
+def _summary(card: Card, score: int, voted: bool) -> ImageSummary:
+    owner = None
+    if card.owner_id is not None:
+        owner = Member(id=card.owner_id, name=card.owner_name or "", url=f"/members/{card.owner_id}")
     return ImageSummary(
-        id=image.id,
-        job_id=image.job_id,
-        prompt=_prompt(image),
-        checkpoint=str(image.job.recipe.get("checkpoint", "")),
-        width=image.width,
-        height=image.height,
-        seed=image.seed,
-        nsfw=image.nsfw,
-        hidden=image.hidden,
-        created_at=aware(image.created_at),
+        id=card.id,
+        job_id=card.job_id,
+        prompt=card.prompt,
+        checkpoint=card.checkpoint,
+        width=card.width,
+        height=card.height,
+        seed=card.seed,
+        nsfw=card.nsfw,
+        hidden=card.hidden,
+        created_at=aware(card.created_at),
         score=score,
         voted=voted,
-        owner=Member(id=owner.id, name=owner.name, url=f"/members/{owner.id}") if owner else None,
-        url=f"/images/{image.id}",
-        api_url=f"/api/images/{image.id}",
-        file_url=file_url(image.file_path),
-        thumbnail_url=file_url(image.thumbnail_path),
+        owner=owner,
+        url=f"/images/{card.id}",
+        api_url=f"/api/images/{card.id}",
+        file_url=file_url(card.file_path),
+        thumbnail_url=file_url(card.thumbnail_path),
     )
 
 
@@ -377,7 +379,7 @@ def _model_out(model: ModelFile) -> ModelOut:
 def _image_detail(session: Session, image: Image, viewer: Viewer) -> ImageDetail:
     score = tally(session, image.id)
     voted = image.id in voted_images(session, viewer.user_id, [image.id])
-    summary = _summary(image, score, voted)
+    summary = _summary(Card.of(image), score, voted)
     job = image.job
     return ImageDetail(
         **summary.model_dump(),
@@ -424,8 +426,8 @@ def list_images(
         error = {"field": field, "message": f"{field}: {reason}", "fields": query.errors}
         return JSONResponse({"error": error}, status_code=422)
     page = feed_page(session, viewer, query.filters, query.cursor, limit=limit)
-    voted = voted_images(session, viewer.user_id, [item.image.id for item in page.items])
-    items = [_summary(item.image, item.score, item.image.id in voted) for item in page.items]
+    voted = voted_images(session, viewer.user_id, [card.id for card in page.items])
+    items = [_summary(card, card.score, card.id in voted) for card in page.items]
     next_url = None
     if page.next_cursor:
         next_url = _next_url(feed_params(query.filters, cursor=page.next_cursor), limit)

@@ -74,7 +74,7 @@ def _context(request: Request, session: Session, viewer: Viewer, query: FeedQuer
     }
     return {
         "viewer": viewer,
-        "voted": voted_images(session, viewer.user_id, [item.image.id for item in items]),
+        "voted": voted_images(session, viewer.user_id, [card.id for card in items]),
         "filters": filters,
         "search": search,
         "items": items,

@@ -41,7 +41,7 @@ def _page(
 ) -> tuple[list[str], str | None]:
     with session_scope(settings.database_url) as session:
         page = feed_page(session, viewer, filters, decode_cursor(cursor) if cursor else None, limit=limit)
-        return [item.image.job.recipe["prompt"] for item in page.items], page.next_cursor
+        return [card.prompt for card in page.items], page.next_cursor
 
 
 def _all_pages(settings: Settings, filters: FeedFilters, limit: int) -> list[list[str]]:
@@ -278,16 +278,14 @@ def test_size_filter_is_width_by_height(registered: Settings) -> None:
 
 def test_filters_combine(registered: Settings) -> None:
     """Filters narrow together (AND): only the image meeting all of them is listed."""
-    add_image(registered, "a red circle", owner="ada", sampler="DDIM", shape=(128, 64))
+    wanted = add_image(registered, "a red circle", owner="ada", sampler="DDIM", shape=(128, 64))
     add_image(registered, "a red circle", owner="ada", sampler="Euler a", shape=(128, 64))
     add_image(registered, "a red circle", owner="bob", sampler="DDIM", shape=(128, 64))
     add_image(registered, "a blue square", owner="ada", sampler="DDIM", shape=(128, 64))
     filters = FeedFilters(text="red", member="ada", sampler="DDIM", size=(128, 64), sort=Sort.TOP_ALL)
     with session_scope(registered.database_url) as session:
         page = feed_page(session, ANONYMOUS, filters, limit=10)
-        assert [(item.image.job.owner.name, item.image.job.recipe["sampler"]) for item in page.items] == [
-            ("ada", "DDIM")
-        ]
+        assert [(card.id, card.owner_name) for card in page.items] == [(wanted["image_id"], "ada")]
 
 
 # --- the stored tally and the indexes --------------------------------------------------------------
