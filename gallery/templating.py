@@ -76,6 +76,8 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates change only with a new release: skip the file-modification check on every render.
+        auto_reload=False,
     )
     env.filters.update(ago=ago, iso=iso, utc=utc, duration=duration, weight=format_weight)
     env.globals.update(version=__version__, viewer_of=viewer_of, model_url=model_url)

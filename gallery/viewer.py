@@ -12,12 +12,13 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from atelier.errors import Forbidden
 from atelier.services.logins import logged_in
 from atelier.settings import Settings
 from gallery.deps import SessionDep, SettingsDep
-from gallery.login import session_token
+from gallery.login import SESSION_COOKIE, session_token
 
 NSFW_COOKIE = "atelier_show_nsfw"
 NSFW_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -56,7 +57,15 @@ def current_viewer(request: Request, session: SessionDep, settings: SettingsDep)
     return viewer
 
 
-ViewerDep = Annotated[Viewer, Depends(current_viewer)]
+async def _viewer_dependency(request: Request, session: SessionDep, settings: SettingsDep) -> Viewer:
+    """`current_viewer` for a route: without a session cookie it needs no database, so it runs on the
+    event loop; with one, the session lookup runs in a worker thread."""
+    if SESSION_COOKIE not in request.cookies:
+        return current_viewer(request, session, settings)
+    return await run_in_threadpool(current_viewer, request, session, settings)
+
+
+ViewerDep = Annotated[Viewer, Depends(_viewer_dependency)]
 
 
 def drawing_owner(viewer: Viewer, settings: Settings) -> int | None:
