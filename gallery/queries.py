@@ -24,8 +24,11 @@ def visible_to(viewer: Viewer) -> ColumnElement[bool]:
 
 
 def visible_image(session: Session, image_id: int, viewer: Viewer = ANONYMOUS) -> Image:
+    """The image with its job and owner (every image page shows both), or NotFound."""
     image = session.scalars(
-        select(Image).options(joinedload(Image.job)).where(Image.id == image_id, visible_to(viewer))
+        select(Image)
+        .options(joinedload(Image.job).joinedload(Job.owner))
+        .where(Image.id == image_id, visible_to(viewer))
     ).first()
     if image is None:
         raise NotFound(f"image {image_id} does not exist")

@@ -35,7 +35,7 @@ from atelier.recipe import (
 from atelier.recipe_diff import PromptDiff, RecipeDiff
 from atelier.schema import Image, JobSource, ModelFile, ModelKind
 from atelier.services.jobs import get_job, submit
-from atelier.services.votes import tally, voted_images
+from atelier.services.votes import voted_images
 from gallery.deps import JsonDep, SessionDep, SettingsDep, checked_id
 from gallery.feed import Card, feed_page
 from gallery.filters import feed_params, parse_feed_query
@@ -377,7 +377,7 @@ def _model_out(model: ModelFile) -> ModelOut:
 
 
 def _image_detail(session: Session, image: Image, viewer: Viewer) -> ImageDetail:
-    score = tally(session, image.id)
+    score = image.score
     voted = image.id in voted_images(session, viewer.user_id, [image.id])
     summary = _summary(Card.of(image), score, voted)
     job = image.job

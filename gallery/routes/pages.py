@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from atelier.errors import Forbidden, InvalidInput
 from atelier.schema import JobSource
 from atelier.services.jobs import get_job, rerender_exact, submit
-from atelier.services.votes import tally, voted_images
+from atelier.services.votes import voted_images
 from gallery.deps import MAX_ID, RECIPE_FIELDS, FormDep, SessionDep, SettingsDep, checked_id
 from gallery.forms import build_form
 from gallery.lineage import image_recipe, lineage_of
@@ -75,7 +75,7 @@ def image_page(
         "discord_url": discord_message_url(image.job, settings.discord.discord_guild_id),
         "viewer": viewer,
         "image": image,
-        "score": tally(session, image.id),
+        "score": image.score,
         "voted": image.id in voted_images(session, viewer.user_id, [image.id]),
         "links": image_links(image),
         "parameters": image_parameters(image),
