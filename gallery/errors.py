@@ -15,10 +15,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException
 
-from atelier.errors import Forbidden, InvalidInput, NotFound, Refused
+from atelier.errors import AtelierError, Forbidden, InvalidInput, NotFound, Refused
 from gallery.templating import templates
 
 JSON_PREFIXES = ("/api/", "/healthz")
+
+
+def status_of(error: AtelierError) -> int:
+    """The HTTP status of a service's refusal, for the handlers here and for pages that show the
+    message themselves (the moderator pages)."""
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Forbidden):
+        return 403
+    return 429 if isinstance(error, Refused) else 422
 
 
 def wants_json(request: Request) -> bool:
@@ -55,9 +65,9 @@ async def _invalid_input(request: Request, exc: Exception) -> Response:
 
 async def _rule_error(request: Request, exc: Exception) -> Response:
     """Forbidden (403) and Refused (429): the message says which rule and, for quotas, until when."""
-    status, title = (403, "Not allowed") if isinstance(exc, Forbidden) else (429, "Not now")
-    message = exc.message if isinstance(exc, Forbidden | Refused) else title
-    return error_page(request, status, title, message)
+    assert isinstance(exc, Forbidden | Refused)
+    status = status_of(exc)
+    return error_page(request, status, "Not allowed" if status == 403 else "Not now", exc.message)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -20,10 +20,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from atelier.errors import AtelierError, Forbidden, InvalidInput, NotFound, Refused
+from atelier.errors import AtelierError, Forbidden, InvalidInput
 from atelier.schema import AuditEntry, User
 from atelier.services import audit, moderation, quotas, removal, reports
 from gallery.deps import SessionDep, checked_id, refuse_nul
+from gallery.errors import status_of
 from gallery.templating import templates
 from gallery.viewer import ViewerDep, safe_return_path, same_origin
 
@@ -88,14 +89,6 @@ async def _form_fields(request: Request) -> dict[str, str]:
 
 
 FormFields = Annotated[dict[str, str], Depends(_form_fields)]
-
-
-def status_of(error: AtelierError) -> int:
-    if isinstance(error, NotFound):
-        return 404
-    if isinstance(error, Forbidden):
-        return 403
-    return 429 if isinstance(error, Refused) else 422
 
 
 def render(
