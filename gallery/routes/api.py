@@ -277,7 +277,7 @@ def _prompt(image: Image) -> str:
     return str(image.job.recipe.get("prompt", ""))
 
 
-def _summary(card: Card, score: int, voted: bool) -> ImageSummary:
+def _summary(card: Card, voted: bool) -> ImageSummary:
     owner = None
     if card.owner_id is not None:
         owner = Member(id=card.owner_id, name=card.owner_name or "", url=f"/members/{card.owner_id}")
@@ -292,7 +292,7 @@ def _summary(card: Card, score: int, voted: bool) -> ImageSummary:
         nsfw=card.nsfw,
         hidden=card.hidden,
         created_at=aware(card.created_at),
-        score=score,
+        score=card.score,
         voted=voted,
         owner=owner,
         url=f"/images/{card.id}",
@@ -377,9 +377,8 @@ def _model_out(model: ModelFile) -> ModelOut:
 
 
 def _image_detail(session: Session, image: Image, viewer: Viewer) -> ImageDetail:
-    score = image.score
     voted = image.id in voted_images(session, viewer.user_id, [image.id])
-    summary = _summary(Card.of(image), score, voted)
+    summary = _summary(Card.of(image), voted)
     job = image.job
     return ImageDetail(
         **summary.model_dump(),
@@ -390,7 +389,7 @@ def _image_detail(session: Session, image: Image, viewer: Viewer) -> ImageDetail
         job_url=f"/api/jobs/{job.id}",
         exact_of_image_id=job.exact_of_image_id,
         exact_match=job.exact_match,
-        votes=Votes(score=score, voted=voted, vote_url=f"/api/images/{image.id}/vote"),
+        votes=Votes(score=image.score, voted=voted, vote_url=f"/api/images/{image.id}/vote"),
         lineage=_lineage(lineage_of(session, image, viewer)),
     )
 
@@ -427,7 +426,7 @@ def list_images(
         return JSONResponse({"error": error}, status_code=422)
     page = feed_page(session, viewer, query.filters, query.cursor, limit=limit)
     voted = voted_images(session, viewer.user_id, [card.id for card in page.items])
-    items = [_summary(card, card.score, card.id in voted) for card in page.items]
+    items = [_summary(card, card.id in voted) for card in page.items]
     next_url = None
     if page.next_cursor:
         next_url = _next_url(feed_params(query.filters, cursor=page.next_cursor), limit)
