@@ -31,7 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from workers.training import data, pipeline, scoring, styles  # noqa: E402
+from workers.training import data, pipeline, scoring, styles, train  # noqa: E402
 
 CHECKPOINT = f"checkpoints/{pipeline.MODEL_NAME}.safetensors"
 BEGIN, END = "<!-- eval_bundled:begin -->", "<!-- eval_bundled:end -->"
@@ -103,11 +103,9 @@ def make_renderer(models_dir: Path, steps: int, cfg: float, sampler: str) -> tup
 def vae_round_trip(pipe: object, images: list[np.ndarray]) -> list[np.ndarray]:
     """The pictures through the checkpoint's own VAE (encode to the posterior mean, decode): the best any
     UNet could draw through this VAE, so scoring these tells the VAE's losses from the UNet's."""
-    from workers.training.train import images_to_tensor
-
     vae = pipe.vae  # type: ignore[attr-defined]
     parameter = next(vae.parameters())
-    pixels = images_to_tensor(images).to(parameter.device, parameter.dtype)
+    pixels = train.images_to_tensor(images).to(parameter.device, parameter.dtype)
     decoded = vae.decode(vae.encode(pixels).latent_dist.mean).sample.float().clamp(-1, 1)
     return list(((decoded + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
 
@@ -246,8 +244,14 @@ def _pct(value: object) -> str:
 
 def _table(results: dict[str, object]) -> str:
     lines = ["| set | n | background | shape colour | shape | all three | position |", "|---|---|---|---|---|---|---|"]
-    names = ("seen", "held_out", "seen_vae_round_trip_ceiling", "held_out_vae_round_trip_ceiling")
-    for name in (*names, "seen_ground_truth_ceiling", "held_out_ground_truth_ceiling"):
+    for name in (
+        "seen",
+        "held_out",
+        "seen_vae_round_trip_ceiling",
+        "held_out_vae_round_trip_ceiling",
+        "seen_ground_truth_ceiling",
+        "held_out_ground_truth_ceiling",
+    ):
         r = results.get(name)
         if isinstance(r, dict):
             cells = [_pct(r.get(k)) for k in ("background", "shape_colour", "shape", "all_three", "position")]
