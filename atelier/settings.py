@@ -129,6 +129,11 @@ class WebSettings(BaseSettings):
     session_days: float = 7.0
     # Votes (and un-votes) one member may cast per minute.
     votes_per_minute: int = 30
+    # Public pages served to visitors without a login are kept this many seconds at most (0: never),
+    # PostgreSQL only: any change they show empties the cache at once (gallery.page_cache); the limit
+    # only bounds relative times ("5 minutes ago") and the top-of-day window.
+    page_cache_seconds: float = 30.0
+    page_cache_megabytes: int = 64
 
     @property
     def oauth_configured(self) -> bool:

@@ -19,6 +19,7 @@ from atelier import __version__
 from atelier.db import migrate, session_factory
 from atelier.settings import Settings, get_settings
 from gallery.errors import install_error_handlers
+from gallery.page_cache import ChangeNotices, PageCache, listen_conninfo
 from gallery.routes import (
     api,
     auth,
@@ -44,12 +45,16 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web app for `settings` (the process settings when None)."""
     settings = settings or get_settings()
+    conninfo = listen_conninfo(settings.database_url)
+    notices = ChangeNotices(conninfo) if conninfo and settings.web.page_cache_seconds > 0 else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Alembic is synchronous and may take a moment on PostgreSQL: keep the loop free.
         await run_in_threadpool(migrate, settings.database_url)
         yield
+        if notices is not None:
+            await notices.close()
 
     app = FastAPI(
         title="Atelier gallery",
@@ -63,6 +68,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.session_factory = session_factory(settings.database_url)
     app.add_middleware(SecurityHeaders)
+    # Outside the security headers, so cached answers carry them too.
+    app.add_middleware(
+        PageCache,
+        notices=notices,
+        max_age=settings.web.page_cache_seconds,
+        max_bytes=settings.web.page_cache_megabytes * 1024 * 1024,
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (feed, pages, members, models, api, events, files, ops, auth, votes, uploads, prompt_check):
         app.include_router(module.router)

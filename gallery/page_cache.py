@@ -1,0 +1,202 @@
+"""Public pages served from memory until something they show changes.
+
+Most gallery traffic is visitors without a login opening the same feed, search and image pages (a
+link shared in Discord brings many at once), and rendering one costs milliseconds of Python (the
+database's part is a fraction of a millisecond). So on PostgreSQL the gallery keeps the pages it
+answered such visitors with, and answers the same request from memory.
+
+Freshness does not rest on a timer. Migration 0010 makes PostgreSQL send a notice (`NOTIFY
+atelier_gallery`) after every commit that changes what these pages show: images, votes, models,
+members' names and roles, finished jobs. Before each cacheable request, `ChangeNotices` makes a
+round trip on its LISTEN connection, which receives every notice committed before the request came
+in; any notice empties the cache. A page is stored only if no notice arrived while it was being
+rendered, so a page is never older than the last commit a visitor could have seen. The age limit
+only bounds what time alone changes: "5 minutes ago" and the top-of-day window.
+
+Not cached: anything for a logged-in member (their votes, moderator views), any method but GET,
+answers other than 200 or that set a cookie, and every path outside `CACHEABLE`. Without the LISTEN
+connection (SQLite, PostgreSQL unreachable) requests pass straight through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import psycopg
+from sqlalchemy.engine import make_url
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gallery.login import SESSION_COOKIE
+from gallery.viewer import NSFW_COOKIE
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "atelier_gallery"  # the channel migration 0010's triggers notify
+CACHEABLE = re.compile(
+    r"/(?:|feed/page|images/\d+|api/images|api/images/\d+|members/\d+|members/\d+/votes|models/[a-z]+/[^?#]+)"
+)
+CACHE_HEADER = b"x-atelier-cache"
+RECONNECT_SECONDS = 5.0
+
+
+def listen_conninfo(database_url: str) -> str | None:
+    """The libpq URL of a SQLAlchemy PostgreSQL URL; None for any other database."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        return None
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class ChangeNotices:
+    """A LISTEN connection whose `generation` changes whenever a change notice arrives."""
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self._connection: psycopg.AsyncConnection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connecting: asyncio.Lock | None = None
+        self._retry_at = 0.0
+        self.generation = 0
+
+    async def generation_now(self) -> int | None:
+        """The generation after a round trip on the LISTEN connection, so every notice committed
+        before this call is counted; None while there is no connection (then nothing is cached)."""
+        try:
+            connection = await self._connected()
+            if connection is None:
+                return None
+            await connection.execute("SELECT 1")
+        except (psycopg.Error, OSError) as error:
+            self._lost(error)
+            return None
+        return self.generation
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and self._loop is asyncio.get_running_loop():
+            await connection.close()
+
+    async def _connected(self) -> psycopg.AsyncConnection | None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new event loop (a restarted server): its own connection
+            self._loop, self._connection, self._connecting = loop, None, asyncio.Lock()
+        assert self._connecting is not None
+        async with self._connecting:
+            if self._connection is not None and not self._connection.closed:
+                return self._connection
+            if time.monotonic() < self._retry_at:
+                return None
+            connection = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, connect_timeout=5)
+            connection.add_notify_handler(self._noticed)
+            await connection.execute(f"LISTEN {CHANNEL}")
+            self.generation += 1  # notices may have been missed while there was no connection
+            self._connection = connection
+            return connection
+
+    def _noticed(self, _: psycopg.Notify) -> None:
+        self.generation += 1
+
+    def _lost(self, error: Exception) -> None:
+        log.warning("page cache off for %.0f s: no change notices from PostgreSQL (%s)", RECONNECT_SECONDS, error)
+        self.generation += 1
+        self._connection = None
+        self._retry_at = time.monotonic() + RECONNECT_SECONDS
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPage:
+    expires: float
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+class PageCache:
+    """ASGI middleware: answers visitors without a login from memory (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, notices: ChangeNotices | None, max_age: float, max_bytes: int) -> None:
+        self.app = app
+        self.notices = notices
+        self.max_age = max_age
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[tuple[object, ...], CachedPage] = OrderedDict()
+        self._bytes = 0
+        self._generation: int | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = self._key(scope)
+        generation = await self.notices.generation_now() if key is not None and self.notices else None
+        if key is None or generation is None:
+            await self.app(scope, receive, send)
+            return
+        if generation != self._generation:
+            self._pages.clear()
+            self._bytes, self._generation = 0, generation
+        page = self._pages.get(key)
+        if page is not None and page.expires > time.monotonic():
+            self._pages.move_to_end(key)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": page.status,
+                    "headers": [*page.headers, (CACHE_HEADER, b"hit")],
+                }
+            )
+            await send({"type": "http.response.body", "body": page.body})
+            return
+        await self._answer_and_keep(scope, receive, send, key, generation)
+
+    def _key(self, scope: Scope) -> tuple[object, ...] | None:
+        """What the answer depends on, or None when it must not be cached."""
+        if scope["type"] != "http" or scope["method"] != "GET" or not CACHEABLE.fullmatch(scope["path"]):
+            return None
+        headers = dict(scope["headers"])
+        cookies = cookie_parser(headers.get(b"cookie", b"").decode("latin-1"))
+        if SESSION_COOKIE in cookies:
+            return None
+        host = headers.get(b"host", b"")
+        return (scope["path"], scope["query_string"], host, scope["scheme"], cookies.get(NSFW_COOKIE) == "1")
+
+    async def _answer_and_keep(
+        self, scope: Scope, receive: Receive, send: Send, key: tuple[object, ...], generation: int
+    ) -> None:
+        started: Message = {}
+        chunks: list[bytes] = []
+
+        async def send_and_copy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started.update(message)
+                message = {**message, "headers": [*message.get("headers", []), (CACHE_HEADER, b"miss")]}
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    self._keep(key, generation, started, b"".join(chunks))
+            await send(message)
+
+        await self.app(scope, receive, send_and_copy)
+
+    def _keep(self, key: tuple[object, ...], generation: int, started: Message, body: bytes) -> None:
+        headers = list(started.get("headers", []))
+        if (
+            started.get("status") != 200
+            or any(name.lower() == b"set-cookie" for name, _ in headers)
+            or self.notices is None
+            or self.notices.generation != generation  # something changed while this page was made
+            or self._generation != generation
+            or len(body) > self.max_bytes // 4
+        ):
+            return
+        old = self._pages.pop(key, None)
+        if old is not None:
+            self._bytes -= len(old.body)
+        self._pages[key] = CachedPage(time.monotonic() + self.max_age, 200, headers, body)
+        self._bytes += len(body)
+        while self._bytes > self.max_bytes:
+            _, evicted = self._pages.popitem(last=False)
+            self._bytes -= len(evicted.body)
