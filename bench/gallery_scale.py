@@ -405,11 +405,17 @@ def gallery_server(env: dict[str, str], processes: int, log_dir: Path) -> Iterat
 
 
 def get(port: int, path: str, connection: http.client.HTTPConnection | None = None) -> tuple[int, str]:
+    status, body, _ = fetch(port, path, connection)
+    return status, body
+
+
+def fetch(port: int, path: str, connection: http.client.HTTPConnection | None = None) -> tuple[int, str, bool]:
+    """Status, body, and whether the gallery answered from its page cache."""
     own = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         own.request("GET", path)
         response = own.getresponse()
-        return response.status, response.read().decode()
+        return response.status, response.read().decode(), response.getheader("x-atelier-cache") == "hit"
     finally:
         if connection is None:
             own.close()
@@ -417,7 +423,7 @@ def get(port: int, path: str, connection: http.client.HTTPConnection | None = No
 
 def _client(
     port: int, paths: list[str], count: int, start_at: float, seed: int, think: float
-) -> tuple[list[float], int, float, float]:
+) -> tuple[list[float], int, int, float, float]:
     """One client: a keep-alive connection, `count` requests from `start_at` on, back to back or (with
     `think` seconds) each after a random pause averaging `think`, as a person reading a page."""
     rng = random.Random(seed)
@@ -427,18 +433,19 @@ def _client(
     if think:  # users arrive spread out, not in lockstep (a synchronized first burst would be the tail)
         time.sleep(rng.uniform(0, 2 * think))
     latencies: list[float] = []
-    errors = 0
+    errors = hits = 0
     first = time.time()
     for _ in range(count):
         path = rng.choice(paths)
         began = time.perf_counter()
-        status, _ = get(port, path, connection)
+        status, _, hit = fetch(port, path, connection)
         latencies.append((time.perf_counter() - began) * 1000)
         errors += status != 200
+        hits += hit
         if think:
             time.sleep(rng.expovariate(1 / think))
     connection.close()
-    return latencies, errors, first, time.time()
+    return latencies, errors, hits, first, time.time()
 
 
 def hammer(
@@ -447,17 +454,51 @@ def hammer(
     start_at = time.time() + 1.0
     jobs = [(ports[number % len(ports)], paths, count, start_at, number, think) for number in range(clients)]
     results = pool.starmap(_client, jobs)
-    elapsed = max(result[3] for result in results) - min(result[2] for result in results)
+    elapsed = max(result[4] for result in results) - min(result[3] for result in results)
     latencies = [value for result in results for value in result[0]]
     return {
         "n": len(latencies),
         "errors": sum(result[1] for result in results),
+        "hits": 100 * sum(result[2] for result in results) / len(latencies),
         "p50": statistics.median(latencies),
         "p95": percentile(latencies, 0.95),
         "p99": percentile(latencies, 0.99),
         "max": max(latencies),
         "rps": len(latencies) / max(elapsed, 1e-9),
     }
+
+
+def _voter(url: str, rate: float, members: int, images: list[int], stop: Any) -> None:
+    """Members voting while the clients read, `rate` times a second, through the vote service (each
+    vote changes an image's score, so every cached page is dropped): a community at work."""
+    from atelier.db import session_factory
+    from atelier.errors import AtelierError
+    from atelier.services.votes import set_vote
+
+    rng = random.Random(13)
+    sessions = session_factory(url)
+    while not stop.wait(rng.expovariate(rate)):
+        with sessions() as session:
+            try:
+                set_vote(session, rng.randint(1, members), rng.choice(images), rng.random() < 0.6)
+            except AtelierError:  # their own image
+                session.rollback()
+
+
+@contextmanager
+def voting(url: str, rate: float, members: int, images: list[int]) -> Iterator[None]:
+    if not rate:
+        yield
+        return
+    context = multiprocessing.get_context("fork")
+    stop = context.Event()
+    process = context.Process(target=_voter, args=(url, rate, members, images, stop), daemon=True)
+    process.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        process.join(10)
 
 
 _MORE = re.compile(r'data-more="([^"]+)"')
@@ -601,6 +642,7 @@ def main() -> None:
     parser.add_argument("--think-requests", type=int, default=12, help="per browsing user and request kind")
     parser.add_argument("--workers", type=int, default=2, help="gallery processes (python -m gallery each)")
     parser.add_argument("--deep-page", type=int, default=1000)
+    parser.add_argument("--vote-rate", type=float, default=0.0, help="votes per second cast while reading")
     parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
     parser.add_argument("--database", help="reuse a database a --keep run left (skips the load)")
     args = parser.parse_args()
@@ -714,7 +756,8 @@ def run(args: argparse.Namespace, env: dict[str, str], visible: list[int], remix
             kinds["API image"] = [f"/api/images/{image_id}" for image_id in visible]
         context = multiprocessing.get_context("fork")
         rows: list[tuple[str, dict[str, float], dict[str, float], dict[str, float]]] = []
-        with context.Pool(args.clients) as pool:
+        voters = voting(env["ATELIER_DATABASE_URL"], args.vote_rate, args.members, visible)
+        with context.Pool(args.clients) as pool, voters:
             for kind, paths in kinds.items():
                 for path in paths[:1]:
                     status, body = get(port, path)
@@ -727,24 +770,27 @@ def run(args: argparse.Namespace, env: dict[str, str], visible: list[int], remix
                     f"  {kind}: 1 client p50 {single['p50']:.1f} ms p99 {single['p99']:.1f}; {args.clients} clients "
                     f"p50 {loaded['p50']:.1f} p95 {loaded['p95']:.1f} p99 {loaded['p99']:.1f} max "
                     f"{loaded['max']:.1f} ms, {loaded['rps']:.0f} req/s; {args.clients} users p50 {users['p50']:.1f} "
-                    f"p99 {users['p99']:.1f} ({users['rps']:.0f} req/s); errors {loaded['errors'] + users['errors']}",
+                    f"p99 {users['p99']:.1f} ({users['rps']:.0f} req/s); errors {loaded['errors'] + users['errors']}; "
+                    f"from the page cache {loaded['hits']:.0f} % / {users['hits']:.0f} %",
                     flush=True,
                 )
         load_avg = " ".join(f"{value:.2f}" for value in os.getloadavg())
     print(
-        f"\nserver: {args.workers} gallery process(es); clients: {args.clients} processes, keep-alive; back to back, "
-        f"and as users pausing {args.think} s on average; load average after: {load_avg}\n"
+        f"\nserver: {args.workers} gallery process(es), page cache "
+        f"{env.get('ATELIER_PAGE_CACHE_SECONDS', 'default')} s; clients: {args.clients} processes, keep-alive; "
+        f"back to back, and as users pausing {args.think} s on average; {args.vote_rate} votes/s meanwhile; "
+        f"load average after: {load_avg}\n"
     )
     print(
         f"| request | 1 client p50 | p99 | {args.clients} back-to-back p50 | p95 | p99 | req/s "
-        f"| {args.clients} users p50 | p99 | req/s |"
+        f"| {args.clients} users p50 | p99 | req/s | cached |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for kind, single, loaded, users in rows:
         print(
             f"| {kind} | {single['p50']:.1f} | {single['p99']:.1f} | {loaded['p50']:.1f} | {loaded['p95']:.1f} | "
             f"{loaded['p99']:.1f} | {loaded['rps']:.0f} | {users['p50']:.1f} | {users['p99']:.1f} "
-            f"| {users['rps']:.0f} |"
+            f"| {users['rps']:.0f} | {loaded['hits']:.0f} % / {users['hits']:.0f} % |"
         )
     by_kind = {kind: (single, loaded) for kind, single, loaded, _ in rows}
     first, deep = by_kind["feed page 1"], by_kind[f"feed page {args.deep_page}"]
