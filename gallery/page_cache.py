@@ -109,6 +109,9 @@ class ChangeNotices:
         self._retry_at = time.monotonic() + RECONNECT_SECONDS
 
 
+Key = tuple[object, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class CachedPage:
     expires: float
@@ -118,16 +121,21 @@ class CachedPage:
 
 
 class PageCache:
-    """ASGI middleware: answers visitors without a login from memory (see the module docstring)."""
+    """ASGI middleware: answers visitors without a login from memory (see the module docstring).
+
+    After a change empties the cache, many visitors ask for the same page at once; the first one
+    makes it and the others wait for that answer instead of each making it again."""
 
     def __init__(self, app: ASGIApp, notices: ChangeNotices | None, max_age: float, max_bytes: int) -> None:
         self.app = app
         self.notices = notices
         self.max_age = max_age
         self.max_bytes = max_bytes
-        self._pages: OrderedDict[tuple[object, ...], CachedPage] = OrderedDict()
+        self._pages: OrderedDict[Key, CachedPage] = OrderedDict()
         self._bytes = 0
         self._generation: int | None = None
+        # pages being made now: who waits for them, and in which generation they were begun
+        self._making: dict[Key, tuple[int, asyncio.Future[CachedPage | None]]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = self._key(scope)
@@ -141,18 +149,24 @@ class PageCache:
         page = self._pages.get(key)
         if page is not None and page.expires > time.monotonic():
             self._pages.move_to_end(key)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": page.status,
-                    "headers": [*page.headers, (CACHE_HEADER, b"hit")],
-                }
-            )
-            await send({"type": "http.response.body", "body": page.body})
+            await self._replay(page, send)
             return
-        await self._answer_and_keep(scope, receive, send, key, generation)
+        making = self._making.get(key)
+        if making is not None and making[0] == generation:
+            # Begun after the same last change this request has seen: its answer is as fresh.
+            page = await asyncio.shield(making[1])
+            if page is not None:
+                await self._replay(page, send)
+                return
+        await self._make_and_keep(scope, receive, send, key, generation)
 
-    def _key(self, scope: Scope) -> tuple[object, ...] | None:
+    @staticmethod
+    async def _replay(page: CachedPage, send: Send) -> None:
+        headers = [*page.headers, (CACHE_HEADER, b"hit")]
+        await send({"type": "http.response.start", "status": page.status, "headers": headers})
+        await send({"type": "http.response.body", "body": page.body})
+
+    def _key(self, scope: Scope) -> Key | None:
         """What the answer depends on, or None when it must not be cached."""
         if scope["type"] != "http" or scope["method"] != "GET" or not CACHEABLE.fullmatch(scope["path"]):
             return None
@@ -163,9 +177,9 @@ class PageCache:
         host = headers.get(b"host", b"")
         return (scope["path"], scope["query_string"], host, scope["scheme"], cookies.get(NSFW_COOKIE) == "1")
 
-    async def _answer_and_keep(
-        self, scope: Scope, receive: Receive, send: Send, key: tuple[object, ...], generation: int
-    ) -> None:
+    async def _make_and_keep(self, scope: Scope, receive: Receive, send: Send, key: Key, generation: int) -> None:
+        made: asyncio.Future[CachedPage | None] = asyncio.get_running_loop().create_future()
+        self._making[key] = (generation, made)
         started: Message = {}
         chunks: list[bytes] = []
 
@@ -175,13 +189,20 @@ class PageCache:
                 message = {**message, "headers": [*message.get("headers", []), (CACHE_HEADER, b"miss")]}
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    self._keep(key, generation, started, b"".join(chunks))
+                if not message.get("more_body", False) and not made.done():
+                    made.set_result(self._keep(key, generation, started, b"".join(chunks)))
             await send(message)
 
-        await self.app(scope, receive, send_and_copy)
+        try:
+            await self.app(scope, receive, send_and_copy)
+        finally:
+            if not made.done():
+                made.set_result(None)  # failed or not finished: the waiters make their own
+            if self._making.get(key, (0, None))[1] is made:
+                del self._making[key]
 
-    def _keep(self, key: tuple[object, ...], generation: int, started: Message, body: bytes) -> None:
+    def _keep(self, key: Key, generation: int, started: Message, body: bytes) -> CachedPage | None:
+        """Store the answer if it may be reused; returns it then."""
         headers = list(started.get("headers", []))
         if (
             started.get("status") != 200
@@ -191,12 +212,14 @@ class PageCache:
             or self._generation != generation
             or len(body) > self.max_bytes // 4
         ):
-            return
+            return None
         old = self._pages.pop(key, None)
         if old is not None:
             self._bytes -= len(old.body)
-        self._pages[key] = CachedPage(time.monotonic() + self.max_age, 200, headers, body)
+        page = CachedPage(time.monotonic() + self.max_age, 200, headers, body)
+        self._pages[key] = page
         self._bytes += len(body)
         while self._bytes > self.max_bytes:
             _, evicted = self._pages.popitem(last=False)
             self._bytes -= len(evicted.body)
+        return page

@@ -4,6 +4,7 @@ next request; members are never served a cached page."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -11,13 +12,14 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
+from starlette.types import Message, Receive, Scope, Send
 
 from atelier.db import session_scope
 from atelier.schema import Job, User
 from atelier.services.removal import set_hidden
 from atelier.settings import Settings, load_settings
 from gallery.app import create_app
-from gallery.page_cache import listen_conninfo
+from gallery.page_cache import ChangeNotices, PageCache, listen_conninfo
 from gallery.viewer import NSFW_COOKIE
 from tests.gallery.factories import add_image, add_vote, log_in_as
 
@@ -158,3 +160,62 @@ def test_only_postgresql_urls_listen() -> None:
     assert listen_conninfo("postgresql+psycopg://postgres@127.0.0.1:5432/test") == (
         "postgresql://postgres@127.0.0.1:5432/test"
     )
+
+
+class SlowPage:
+    """A stand-in for the gallery's routes behind the middleware: counts the pages it makes."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.made = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.made += 1
+        await asyncio.sleep(0.2)
+        await send({"type": "http.response.start", "status": self.status, "headers": []})
+        await send({"type": "http.response.body", "body": f"page {self.made}".encode()})
+
+
+async def visit(cache: PageCache, path: str) -> tuple[int, bytes, bytes]:
+    """One anonymous GET through the middleware; status, body and the cache header."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": [], "scheme": "http"}
+    await cache(scope, receive, send)
+    headers = dict(sent[0]["headers"])
+    return sent[0]["status"], sent[1]["body"], headers[CACHE.encode()]
+
+
+def visit_at_once(registered: Settings, page: SlowPage, visitors: int) -> list[tuple[int, bytes, bytes]]:
+    async def main() -> list[tuple[int, bytes, bytes]]:
+        conninfo = listen_conninfo(registered.database_url)
+        assert conninfo is not None
+        notices = ChangeNotices(conninfo)
+        cache = PageCache(page, notices, max_age=30, max_bytes=1 << 20)
+        try:
+            return list(await asyncio.gather(*(visit(cache, "/") for _ in range(visitors))))
+        finally:
+            await notices.close()
+
+    return asyncio.run(main())
+
+
+def test_visitors_arriving_together_share_one_making_of_the_page(registered: Settings) -> None:
+    page = SlowPage()
+    answers = visit_at_once(registered, page, 8)
+    assert page.made == 1
+    assert sorted(header for _, _, header in answers) == [b"hit"] * 7 + [b"miss"]
+    assert {body for _, body, _ in answers} == {b"page 1"}
+
+
+def test_waiters_make_their_own_page_when_the_first_is_not_kept(registered: Settings) -> None:
+    page = SlowPage(status=404)
+    answers = visit_at_once(registered, page, 3)
+    assert page.made == 3
+    assert {(status, header) for status, _, header in answers} == {(404, b"miss")}
