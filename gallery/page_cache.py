@@ -21,6 +21,7 @@ connection (SQLite, PostgreSQL unreachable) requests pass straight through.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -73,7 +74,7 @@ class ChangeNotices:
                 return None
             await connection.execute("SELECT 1")
         except (psycopg.Error, OSError) as error:
-            self._lost(error)
+            await self._lost(error)
             return None
         return self.generation
 
@@ -102,11 +103,14 @@ class ChangeNotices:
     def _noticed(self, _: psycopg.Notify) -> None:
         self.generation += 1
 
-    def _lost(self, error: Exception) -> None:
+    async def _lost(self, error: Exception) -> None:
         log.warning("page cache off for %.0f s: no change notices from PostgreSQL (%s)", RECONNECT_SECONDS, error)
         self.generation += 1
-        self._connection = None
         self._retry_at = time.monotonic() + RECONNECT_SECONDS
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(psycopg.Error, OSError):
+                await connection.close()
 
 
 Key = tuple[object, ...]

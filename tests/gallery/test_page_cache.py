@@ -18,6 +18,7 @@ from atelier.db import session_scope
 from atelier.schema import Job, User
 from atelier.services.removal import set_hidden
 from atelier.settings import Settings, load_settings
+from gallery import page_cache
 from gallery.app import create_app
 from gallery.page_cache import ChangeNotices, PageCache, listen_conninfo
 from gallery.viewer import NSFW_COOKIE
@@ -139,8 +140,11 @@ def test_pages_expire_after_the_age_limit(short_lived: TestClient, registered: S
     assert short_lived.get("/").headers[CACHE] == "miss"
 
 
-def test_without_change_notices_pages_pass_through(client: TestClient, registered: Settings) -> None:
+def test_without_change_notices_pages_pass_through(
+    client: TestClient, registered: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """If the LISTEN connection drops, nothing is served from memory until it is back."""
+    monkeypatch.setattr(page_cache, "RECONNECT_SECONDS", 0.5)
     add_image(registered)
     cached_twice(client, "/")
     conninfo = listen_conninfo(registered.database_url)
@@ -153,6 +157,8 @@ def test_without_change_notices_pages_pass_through(client: TestClient, registere
     assert ended == [(True,)]
     answer = client.get("/")
     assert (answer.status_code, answer.headers.get(CACHE)) == (200, None)
+    time.sleep(0.6)
+    assert client.get("/").headers.get(CACHE) == "miss"  # listening again, with a fresh cache
 
 
 def test_only_postgresql_urls_listen() -> None:
