@@ -12,7 +12,10 @@
 4. For each request kind (pages and, where the JSON API has them, its equivalents): one client (the
    service time, no queueing); 20 concurrent clients (separate processes, keep-alive connections)
    back to back, 30 requests each; and 20 browsing users pausing 0.5 s on average between requests.
-   Prints p50/p95/p99 and requests/s.
+   Prints p50/p95/p99, requests/s, and the share answered from the page cache (the clients are
+   visitors without a login; `ATELIER_PAGE_CACHE_SECONDS=0` in the environment turns the cache off).
+   With `--vote-rate`, a separate process votes through the vote service meanwhile, each vote
+   emptying the cache as a busy community's would.
 5. CPU per feed page by part in one process (feed query, draw form and model lists, template), and
    EXPLAIN ANALYZE of the SQL behind each kind (the feed's own query builder), median of 5.
 6. Drops the database.
@@ -20,7 +23,7 @@
 No image files: pages only link thumbnails (`/files/...`), and the clients fetch HTML and JSON only.
 
 Usage: .venv/bin/python bench/gallery_scale.py [--images 100000] [--votes 500000] [--members 300]
-       [--clients 20] [--requests 30] [--think 0.5] [--workers 2] [--keep | --database NAME]
+       [--clients 20] [--requests 30] [--think 0.5] [--workers 2] [--vote-rate 0] [--keep | --database NAME]
 """
 
 from __future__ import annotations
