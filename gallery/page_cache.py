@@ -34,7 +34,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gallery.login import SESSION_COOKIE
-from gallery.viewer import NSFW_COOKIE
+from gallery.viewer import shows_nsfw
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +118,9 @@ Key = tuple[object, ...]
 
 @dataclass(frozen=True, slots=True)
 class CachedPage:
+    """A 200 answer as it was sent, and when it stops being served."""
+
     expires: float
-    status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
 
@@ -167,7 +168,7 @@ class PageCache:
     @staticmethod
     async def _replay(page: CachedPage, send: Send) -> None:
         headers = [*page.headers, (CACHE_HEADER, b"hit")]
-        await send({"type": "http.response.start", "status": page.status, "headers": headers})
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": page.body})
 
     def _key(self, scope: Scope) -> Key | None:
@@ -179,7 +180,7 @@ class PageCache:
         if SESSION_COOKIE in cookies:
             return None
         host = headers.get(b"host", b"")
-        return (scope["path"], scope["query_string"], host, scope["scheme"], cookies.get(NSFW_COOKIE) == "1")
+        return (scope["path"], scope["query_string"], host, scope["scheme"], shows_nsfw(cookies))
 
     async def _make_and_keep(self, scope: Scope, receive: Receive, send: Send, key: Key, generation: int) -> None:
         made: asyncio.Future[CachedPage | None] = asyncio.get_running_loop().create_future()
@@ -220,7 +221,7 @@ class PageCache:
         old = self._pages.pop(key, None)
         if old is not None:
             self._bytes -= len(old.body)
-        page = CachedPage(time.monotonic() + self.max_age, 200, headers, body)
+        page = CachedPage(time.monotonic() + self.max_age, headers, body)
         self._pages[key] = page
         self._bytes += len(body)
         while self._bytes > self.max_bytes:

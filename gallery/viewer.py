@@ -7,6 +7,7 @@ follows. A visitor also chooses whether NSFW thumbnails are shown unblurred (a c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -43,10 +44,16 @@ class Viewer:
 ANONYMOUS = Viewer()
 
 
+def shows_nsfw(cookies: Mapping[str, str]) -> bool:
+    """The visitor's choice to see NSFW thumbnails unblurred, logged in or not: the one preference
+    an anonymous visitor's pages depend on (the page cache keys them by it)."""
+    return cookies.get(NSFW_COOKIE) == "1"
+
+
 def current_viewer(request: Request, session: SessionDep, settings: SettingsDep) -> Viewer:
     """The viewer of this request: the member of a live session, else anonymous; with their NSFW
     preference. Kept on `request.state` so the page header can say who is logged in."""
-    show_nsfw = request.cookies.get(NSFW_COOKIE) == "1"
+    show_nsfw = shows_nsfw(request.cookies)
     token = session_token(request, settings)
     member = logged_in(session, token) if token else None
     if member is None:
