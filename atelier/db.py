@@ -17,6 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
+# PostgreSQL connections a process keeps open. The gallery serves up to 40 requests at once in its
+# thread pool (anyio's default), each holding one connection: with SQLAlchemy's default of 5 kept,
+# every request past the fifth opened a new server process and closed it again (at 20 concurrent
+# clients, one request in eight paid for a fresh backend). Connections are opened only when needed,
+# so a process that never serves that many never holds that many.
+POOL_SIZE = 20
+POOL_OVERFLOW = 20
+
 
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
@@ -36,7 +44,7 @@ def engine_for(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
 
 
 def session_factory(url: str) -> sessionmaker[Session]:
