@@ -62,7 +62,8 @@ def _visible(session: Session, image_id: int, viewer: Viewer) -> Image | None:
     return session.scalars(query).first()
 
 
-def lineage_of(session: Session, image: Image, viewer: Viewer) -> Lineage:
+def lineage_of(session: Session, image: Image, viewer: Viewer, remixed: bool) -> Lineage:
+    """The image's ancestors and, when `remixed` (some job names it as parent), its visible remixes."""
     recipe = image_recipe(image)
     ancestors: list[Relative] = []
     seen = {image.id}
@@ -77,6 +78,8 @@ def lineage_of(session: Session, image: Image, viewer: Viewer) -> Lineage:
     more_ancestors = (
         parent_id is not None and parent_id not in seen and _visible(session, parent_id, viewer) is not None
     )
+    if not remixed:
+        return Lineage(ancestors, more_ancestors=more_ancestors)
     query = (
         select(Image)
         .join(Image.job)

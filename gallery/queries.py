@@ -9,7 +9,7 @@ API answer or file download can show a hidden image to a visitor. (Writes go thr
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, exists, or_, select, true
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from atelier.errors import NotFound
 from atelier.schema import Image, Job, ModelFile, ModelKind
@@ -23,16 +23,21 @@ def visible_to(viewer: Viewer) -> ColumnElement[bool]:
     return Image.hidden.is_(False)
 
 
-def visible_image(session: Session, image_id: int, viewer: Viewer = ANONYMOUS) -> Image:
-    """The image with its job and owner (every image page shows both), or NotFound."""
-    image = session.scalars(
-        select(Image)
+_REMIX = aliased(Job)
+_REMIXED = exists().where(_REMIX.parent_image_id == Image.id)  # built once: building it costs per request
+
+
+def visible_image(session: Session, image_id: int, viewer: Viewer = ANONYMOUS) -> tuple[Image, bool]:
+    """The image with its job and owner (every image page shows both), and whether any job remixed
+    it (so its lineage need not look for remixes that do not exist), in one query; or NotFound."""
+    row = session.execute(
+        select(Image, _REMIXED)
         .options(joinedload(Image.job).joinedload(Job.owner))
         .where(Image.id == image_id, visible_to(viewer))
     ).first()
-    if image is None:
+    if row is None:
         raise NotFound(f"image {image_id} does not exist")
-    return image
+    return row[0], bool(row[1])
 
 
 def visible_images_of(session: Session, job: Job, viewer: Viewer = ANONYMOUS) -> list[Image]:

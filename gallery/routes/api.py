@@ -376,7 +376,7 @@ def _model_out(model: ModelFile) -> ModelOut:
     )
 
 
-def _image_detail(session: Session, image: Image, viewer: Viewer) -> ImageDetail:
+def _image_detail(session: Session, image: Image, viewer: Viewer, remixed: bool) -> ImageDetail:
     voted = image.id in voted_images(session, viewer.user_id, [image.id])
     summary = _summary(Card.of(image), voted)
     job = image.job
@@ -390,7 +390,7 @@ def _image_detail(session: Session, image: Image, viewer: Viewer) -> ImageDetail
         exact_of_image_id=job.exact_of_image_id,
         exact_match=job.exact_match,
         votes=Votes(score=image.score, voted=voted, vote_url=f"/api/images/{image.id}/vote"),
-        lineage=_lineage(lineage_of(session, image, viewer)),
+        lineage=_lineage(lineage_of(session, image, viewer, remixed)),
     )
 
 
@@ -436,8 +436,8 @@ def list_images(
 @router.get("/api/images/{image_id}", response_model=ImageDetail, responses=_errors(404))
 def read_image(image_id: str, session: SessionDep, viewer: ViewerDep) -> Any:
     """One image: its recipe and parameters, owner, votes, and lineage (parent, ancestors, remixes) with diffs."""
-    image = visible_image(session, checked_id(image_id, "image"), viewer)
-    return _image_detail(session, image, viewer)
+    image, remixed = visible_image(session, checked_id(image_id, "image"), viewer)
+    return _image_detail(session, image, viewer, remixed)
 
 
 @router.get("/api/models", response_model=list[ModelOut], responses=_errors(422))

@@ -70,7 +70,7 @@ def job_page(request: Request, job_id: str, session: SessionDep, viewer: ViewerD
 def image_page(
     request: Request, image_id: str, session: SessionDep, settings: SettingsDep, viewer: ViewerDep
 ) -> Response:
-    image = visible_image(session, checked_id(image_id, "image"), viewer)
+    image, remixed = visible_image(session, checked_id(image_id, "image"), viewer)
     context = {
         "discord_url": discord_message_url(image.job, settings.discord.discord_guild_id),
         "viewer": viewer,
@@ -81,7 +81,7 @@ def image_page(
         "parameters": image_parameters(image),
         "remix": remix_query(image),
         "loras": image_recipe(image).loras,
-        "lineage": lineage_of(session, image, viewer),
+        "lineage": lineage_of(session, image, viewer, remixed),
     }
     return templates.TemplateResponse(request, "image.html", context)
 
@@ -94,6 +94,6 @@ def rerender_exact_page(
     if not same_origin(request):
         raise Forbidden("a re-render can only be asked for from pages of this gallery")
     owner_id = drawing_owner(viewer, settings)
-    image = visible_image(session, checked_id(image_id, "image"))
+    image, _ = visible_image(session, checked_id(image_id, "image"))
     job = rerender_exact(session, settings, image.id, source=JobSource.WEB, owner_id=owner_id)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)

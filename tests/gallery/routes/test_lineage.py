@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from atelier.db import session_scope
+from atelier.db import engine_for, session_scope
 from atelier.recipe import LoraUse
 from atelier.schema import Job
 from atelier.settings import Settings
@@ -87,6 +87,25 @@ def test_image_without_relatives_has_no_lineage(client: TestClient, registered: 
     """An image nobody remixed, made from nothing, shows no lineage section."""
     made = add_image(registered, "a red circle")
     assert 'data-role="lineage"' not in client.get(f"/images/{made['image_id']}").text
+
+
+def test_page_of_an_image_nobody_remixed_reads_it_in_one_query(client: TestClient, registered: Settings) -> None:
+    """Most images have no remixes: the query that reads the image, its job and owner also says so,
+    and the page does not look for remixes."""
+    image = add_image(registered, "a red circle", seed=1)
+    statements: list[str] = []
+
+    def record(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    engine = engine_for(registered.database_url)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = client.get(f"/images/{image['image_id']}")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 200
+    assert len([statement for statement in statements if "FROM images" in statement]) == 1
 
 
 def test_exact_rerender_child_says_same_recipe(client: TestClient, registered: Settings) -> None:
