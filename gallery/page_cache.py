@@ -8,10 +8,11 @@ answered such visitors with, and answers the same request from memory.
 Freshness does not rest on a timer. Migration 0010 makes PostgreSQL send a notice (`NOTIFY
 atelier_gallery`) after every commit that changes what these pages show: images, votes, models,
 members' names and roles, finished jobs. Before each cacheable request, `ChangeNotices` makes a
-round trip on its LISTEN connection, which receives every notice committed before the request came
-in; any notice empties the cache. A page is stored only if no notice arrived while it was being
-rendered, so a page is never older than the last commit a visitor could have seen. The age limit
-only bounds what time alone changes: "5 minutes ago" and the top-of-day window.
+round trip on its LISTEN connection (one shared by the requests that arrived together), which
+receives every notice committed before the request came in; any notice empties the cache. A
+page is stored only if no notice arrived while it was being rendered, so a page is never older
+than the last commit a visitor could have seen. The age limit only bounds what time alone
+changes: "5 minutes ago" and the top-of-day window.
 
 Not cached: anything for a logged-in member (their votes, moderator views), any method but GET,
 answers other than 200 or that set a cookie, and every path outside `CACHEABLE`. Without the LISTEN
@@ -64,10 +65,37 @@ class ChangeNotices:
         self._connecting: asyncio.Lock | None = None
         self._retry_at = 0.0
         self.generation = 0
+        # Callers waiting for the next round trip (one not yet sent), and the task sending them.
+        self._waiting: asyncio.Future[int | None] | None = None
+        self._sender: asyncio.Task[None] | None = None
 
     async def generation_now(self) -> int | None:
-        """The generation after a round trip on the LISTEN connection, so every notice committed
-        before this call is counted; None while there is no connection (then nothing is cached)."""
+        """The generation after a round trip on the LISTEN connection that began after this call, so
+        every notice committed before this call is counted; None while there is no connection (then
+        nothing is cached).
+
+        Concurrent callers share round trips: all who arrive while one is on the wire wait for the
+        next, so a busy process makes one at a time instead of one per request in a queue."""
+        loop = asyncio.get_running_loop()
+        if self._waiting is None or self._waiting.get_loop() is not loop:
+            self._waiting = loop.create_future()
+        waiting = self._waiting
+        if self._sender is None or self._sender.done() or self._sender.get_loop() is not loop:
+            self._sender = loop.create_task(self._send_round_trips())
+        return await asyncio.shield(waiting)
+
+    async def _send_round_trips(self) -> None:
+        while self._waiting is not None:
+            waiting, self._waiting = self._waiting, None
+            try:
+                waiting.set_result(await self._round_trip())
+            except Exception as error:  # not a database error (those are handled): the callers raise it
+                waiting.set_exception(error)
+            except BaseException:  # cancelled: the server is stopping
+                waiting.cancel()
+                raise
+
+    async def _round_trip(self) -> int | None:
         try:
             connection = await self._connected()
             if connection is None:

@@ -225,3 +225,32 @@ def test_waiters_make_their_own_page_when_the_first_is_not_kept(registered: Sett
     answers = visit_at_once(registered, page, 3)
     assert page.made == 3
     assert {(status, header) for status, _, header in answers} == {(404, b"miss")}
+
+
+class CountedNotices(ChangeNotices):
+    """Change notices that count their round trips to the database."""
+
+    round_trips = 0
+
+    async def _round_trip(self) -> int | None:
+        self.round_trips += 1
+        return await super()._round_trip()
+
+
+def test_requests_arriving_together_share_one_round_trip(registered: Settings) -> None:
+    """Twenty requests at once ask the LISTEN connection for the generation: one round trip, sent
+    after they all arrived, answers them all."""
+
+    async def main() -> tuple[set[int | None], int]:
+        conninfo = listen_conninfo(registered.database_url)
+        assert conninfo is not None
+        notices = CountedNotices(conninfo)
+        try:
+            generations = await asyncio.gather(*(notices.generation_now() for _ in range(20)))
+            return set(generations), notices.round_trips
+        finally:
+            await notices.close()
+
+    generations, round_trips = asyncio.run(main())
+    assert round_trips == 1
+    assert len(generations) == 1 and None not in generations
