@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -49,6 +49,31 @@ def engine_for(url: str) -> Engine:
 
 def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(engine_for(url), expire_on_commit=False)
+
+
+class ReadOnlySessionWrote(RuntimeError):
+    """A session made for reading was asked to write: a programming error, never user input."""
+
+
+def read_session_factory(url: str) -> sessionmaker[Session]:
+    """Sessions for requests that only read: no transaction around their queries.
+
+    A transaction costs a request two extra round trips (BEGIN, then ROLLBACK when the session
+    closes), and PostgreSQL's default isolation (read committed) gives every statement its own
+    snapshot anyway, so reads see the same rows without one. Closing such a session does no I/O.
+    Any write through one raises `ReadOnlySessionWrote` instead of committing on its own."""
+    factory = sessionmaker(engine_for(url).execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+
+    @event.listens_for(factory, "before_flush")
+    def _refuse_flush(*_: object) -> None:
+        raise ReadOnlySessionWrote("a read-only session was asked to save changes")
+
+    @event.listens_for(factory, "do_orm_execute")
+    def _refuse_dml(state: ORMExecuteState) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            raise ReadOnlySessionWrote("a read-only session was asked to change rows")
+
+    return factory
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from atelier import __version__
-from atelier.db import migrate, session_factory
+from atelier.db import migrate, read_session_factory, session_factory
 from atelier.settings import Settings, get_settings
 from gallery.errors import install_error_handlers
 from gallery.page_cache import ChangeNotices, PageCache, listen_conninfo
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.session_factory = session_factory(settings.database_url)
+    app.state.read_session_factory = read_session_factory(settings.database_url)
     app.add_middleware(SecurityHeaders)
     # Outside the security headers, so cached answers carry them too.
     app.add_middleware(

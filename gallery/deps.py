@@ -9,8 +9,8 @@ for the same mistake.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from atelier.errors import InvalidInput, NotFound
 from atelier.settings import Settings
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 # Ids are 32-bit integers in the schema; a larger one would make PostgreSQL raise, not miss.
 MAX_ID = 2**31 - 1
@@ -48,9 +50,29 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+# Endpoints that never write (see `read_only`).
+READ_ONLY_ENDPOINTS: set[Callable[..., Any]] = set()
+
+
+def read_only(endpoint: Endpoint) -> Endpoint:
+    """Mark a route that only reads: its session runs its queries without a transaction
+    (`atelier.db.read_session_factory`), and refuses to write. Apply below the route decorator."""
+    READ_ONLY_ENDPOINTS.add(endpoint)
+    return endpoint
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """A database session for the request. Making one does no I/O (it connects on first use);
-    closing it hands the connection back to the pool, which rolls back, so that runs in a thread."""
+    """A database session for the request. Making one does no I/O (it connects on first use).
+    Closing a read-only route's session does none either; closing any other hands the connection
+    back to the pool, which rolls back, so that runs in a worker thread."""
+    if request.scope.get("endpoint") in READ_ONLY_ENDPOINTS:
+        reader: sessionmaker[Session] = request.app.state.read_session_factory
+        session = reader()
+        try:
+            yield session
+        finally:
+            session.close()
+        return
     factory: sessionmaker[Session] = request.app.state.session_factory
     session = factory()
     try:

@@ -36,7 +36,7 @@ from atelier.recipe_diff import PromptDiff, RecipeDiff
 from atelier.schema import Image, JobSource, ModelFile, ModelKind
 from atelier.services.jobs import get_job, submit
 from atelier.services.votes import voted_images
-from gallery.deps import JsonDep, SessionDep, SettingsDep, checked_id
+from gallery.deps import JsonDep, SessionDep, SettingsDep, checked_id, read_only
 from gallery.feed import Card, feed_page
 from gallery.filters import feed_params, parse_feed_query
 from gallery.lineage import Lineage, Relative, lineage_of
@@ -400,6 +400,7 @@ Text = Annotated[str, Query(description="as in the feed's search form")]
 
 
 @router.get("/api/images", response_model=ImagePage, responses=_errors(422))
+@read_only
 def list_images(
     request: Request,
     session: SessionDep,
@@ -434,6 +435,7 @@ def list_images(
 
 
 @router.get("/api/images/{image_id}", response_model=ImageDetail, responses=_errors(404))
+@read_only
 def read_image(image_id: str, session: SessionDep, viewer: ViewerDep) -> Any:
     """One image: its recipe and parameters, owner, votes, and lineage (parent, ancestors, remixes) with diffs."""
     image, remixed = visible_image(session, checked_id(image_id, "image"), viewer)
@@ -441,6 +443,7 @@ def read_image(image_id: str, session: SessionDep, viewer: ViewerDep) -> Any:
 
 
 @router.get("/api/models", response_model=list[ModelOut], responses=_errors(422))
+@read_only
 def list_models(session: SessionDep, kind: ModelKind | None = None) -> Any:
     """Every registered model (disabled ones too: old images keep their models), by kind and name."""
     query = select(ModelFile).order_by(ModelFile.kind, ModelFile.name, ModelFile.id)
@@ -469,6 +472,7 @@ def create_job(
 
 
 @router.get("/api/jobs/{job_id}", response_model=JobStatus, responses=_errors(404))
+@read_only
 def read_job(job_id: str, session: SessionDep) -> Any:
     """The job's state, progress, live queue position and ETA, and its images once done."""
     return job_status(session, get_job(session, checked_id(job_id, "job")))

@@ -20,7 +20,7 @@ from atelier.errors import InvalidInput
 from atelier.samplers import BY_NAME
 from atelier.schema import ModelKind
 from atelier.services.votes import voted_images
-from gallery.deps import SessionDep
+from gallery.deps import SessionDep, read_only
 from gallery.feed import feed_page
 from gallery.filters import FeedFilters, FeedQuery, Sort, feed_params, parse_feed_query
 from gallery.forms import DrawForm, build_form
@@ -98,12 +98,14 @@ def render_feed(request: Request, session: Session, viewer: Viewer, form: DrawFo
 
 
 @router.get("/", name="feed")
+@read_only
 def feed(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     """The feed: draw form, search, sort tabs and the first page (or the page after `cursor`)."""
     return render_feed(request, session, viewer, build_form(session))
 
 
 @router.get("/feed/page", name="feed_page")
+@read_only
 def feed_fragment(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     """The cards after `cursor` and the next link, as an HTML fragment for infinite scroll."""
     query = parse_feed_query(request.query_params)

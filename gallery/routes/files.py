@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from atelier.errors import NotFound
-from gallery.deps import SessionDep, SettingsDep
+from gallery.deps import SessionDep, SettingsDep, read_only
 from gallery.queries import is_public_file, is_visible_file
 from gallery.viewer import ViewerDep
 
@@ -27,6 +27,7 @@ MEDIA_TYPES = {"png": "image/png", "webp": "image/webp"}
 
 
 @router.get("/files/{path:path}")
+@read_only
 def image_file(path: str, session: SessionDep, settings: SettingsDep, viewer: ViewerDep) -> FileResponse:
     match = CONTENT_ADDRESSED.fullmatch(path)
     if match is None or path[:2] != path[3:5]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from atelier.errors import NotFound
 from atelier.schema import Image, Job, Role, User, Vote
-from gallery.deps import SessionDep, checked_id
+from gallery.deps import SessionDep, checked_id, read_only
 from gallery.filters import FeedFilters
 from gallery.listing import count_images, listing_context, wants_fragment
 from gallery.templating import templates
@@ -60,12 +60,14 @@ def _page(request: Request, session: Session, viewer: Viewer, raw_id: str, tab: 
 
 
 @router.get("/members/{member_id}", name="member")
+@read_only
 def member_images(request: Request, member_id: str, session: SessionDep, viewer: ViewerDep) -> Response:
     """The member's images, newest first (`cursor` continues; `part=more` answers the cards alone)."""
     return _page(request, session, viewer, member_id, "images")
 
 
 @router.get("/members/{member_id}/votes", name="member_votes")
+@read_only
 def member_votes(request: Request, member_id: str, session: SessionDep, viewer: ViewerDep) -> Response:
     """The images the member voted for, newest image first."""
     return _page(request, session, viewer, member_id, "votes")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from atelier.errors import NotFound
 from atelier.schema import Job, ModelFile, ModelKind
-from gallery.deps import SessionDep
+from gallery.deps import SessionDep, read_only
 from gallery.filters import FeedFilters
 from gallery.listing import count_images, listing_context, wants_fragment
 from gallery.templating import model_url, templates
@@ -43,6 +43,7 @@ def _model(session: Session, kind: str, name: str) -> ModelFile:
 
 
 @router.get("/models/{kind}/{name:path}", name="model")
+@read_only
 def model_page(request: Request, kind: str, name: str, session: SessionDep, viewer: ViewerDep) -> Response:
     """The model's facts and its images (`cursor` continues; `part=more` answers the cards alone)."""
     model = _model(session, kind, name)

@@ -14,7 +14,7 @@ from atelier.errors import Forbidden, InvalidInput
 from atelier.schema import JobSource
 from atelier.services.jobs import get_job, rerender_exact, submit
 from atelier.services.votes import voted_images
-from gallery.deps import MAX_ID, RECIPE_FIELDS, FormDep, SessionDep, SettingsDep, checked_id
+from gallery.deps import MAX_ID, RECIPE_FIELDS, FormDep, SessionDep, SettingsDep, checked_id, read_only
 from gallery.forms import build_form
 from gallery.lineage import image_recipe, lineage_of
 from gallery.presenters import discord_message_url, image_links, image_parameters, job_status, remix_query
@@ -26,6 +26,7 @@ router = APIRouter()
 
 
 @router.get("/draw", name="draw_form")
+@read_only
 def draw_form(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     """The draw form alone; query parameters named like its fields prefill it (remix links use this)."""
     prefill = {name: request.query_params[name] for name in RECIPE_FIELDS if name in request.query_params}
@@ -60,6 +61,7 @@ def _parent(values: dict[str, str]) -> int | None:
 
 
 @router.get("/jobs/{job_id}", name="job")
+@read_only
 def job_page(request: Request, job_id: str, session: SessionDep, viewer: ViewerDep) -> Response:
     job = get_job(session, checked_id(job_id, "job"))
     context = {"job": job, "status": job_status(session, job), "recipe": job.recipe}
@@ -67,6 +69,7 @@ def job_page(request: Request, job_id: str, session: SessionDep, viewer: ViewerD
 
 
 @router.get("/images/{image_id}", name="image")
+@read_only
 def image_page(
     request: Request, image_id: str, session: SessionDep, settings: SettingsDep, viewer: ViewerDep
 ) -> Response:

@@ -9,12 +9,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
 from atelier.db import engine_for
 from atelier.settings import DatabaseSettings, Settings
 from gallery.app import create_app
+from gallery.deps import READ_ONLY_ENDPOINTS
 from tests.helpers.browser import free_port
 from tests.helpers.processes import REPO, Process
 
@@ -67,6 +69,14 @@ def test_unknown_page_is_html_404(client: TestClient) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
     assert 'href="/"' in response.text
+
+
+def test_only_get_routes_read_without_a_transaction(registered: Settings) -> None:
+    """Routes marked read-only are pages and API reads (GET), and the public pages are among them."""
+    routes = iter_route_contexts(create_app(registered).routes)
+    marked = {route.path: route.methods for route in routes if route.endpoint in READ_ONLY_ENDPOINTS}
+    assert all(methods == {"GET"} for methods in marked.values())
+    assert {"/", "/feed/page", "/images/{image_id}", "/api/images", "/api/images/{image_id}"} <= set(marked)
 
 
 def test_import_boundary() -> None:
