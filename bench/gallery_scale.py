@@ -9,9 +9,11 @@
    over them as a reverse proxy would (see `gallery_server` for why not `uvicorn --workers`).
 3. Follows the feed's cursor chain once (infinite scroll's fragments) to the cursor of page 1000, for
    newest and top of all time.
-4. For each request kind (pages and, where the JSON API has them, its equivalents): one client (the
-   service time, no queueing); 20 concurrent clients (separate processes, keep-alive connections)
-   back to back, 30 requests each; and 20 browsing users pausing 0.5 s on average between requests.
+4. Warms up: 20 clients open 200 image pages that are not measured, so connection pools and
+   PostgreSQL's backends are as on a server that has been up a while. Then, for each request kind
+   (pages and, where the JSON API has them, its equivalents): one client (the service time, no
+   queueing); 20 concurrent clients (separate processes, keep-alive connections) back to back, 30
+   requests each; and 20 browsing users pausing 0.5 s on average between requests.
    Prints p50/p95/p99, requests/s, and the share answered from the page cache (the clients are
    visitors without a login; `ATELIER_PAGE_CACHE_SECONDS=0` in the environment turns the cache off).
    With `--vote-rate`, a separate process votes through the vote service meanwhile, each vote
@@ -647,7 +649,7 @@ def main() -> None:
     parser.add_argument("--deep-page", type=int, default=1000)
     parser.add_argument("--vote-rate", type=float, default=0.0, help="votes per second cast while reading")
     parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
-    parser.add_argument("--database", help="reuse a database a --keep run left (skips the load)")
+    parser.add_argument("--database", help="reuse (and keep) a database a --keep run left; skips the load")
     args = parser.parse_args()
 
     name = args.database or f"atelier_scale_{uuid.uuid4().hex[:8]}"
@@ -702,10 +704,11 @@ def main() -> None:
                 "SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM votes), (SELECT count(*) FROM jobs),"
                 " (SELECT count(*) FROM users), (SELECT max(score) FROM images)"
             ).fetchone()
-            visible = [
+            shown = [
                 row[0]
-                for row in connection.execute("SELECT id FROM images WHERE NOT hidden ORDER BY random() LIMIT 500")
+                for row in connection.execute("SELECT id FROM images WHERE NOT hidden ORDER BY random() LIMIT 700")
             ]
+            visible, spare = shown[:500], shown[500:]
             remixed = connection.execute(
                 "SELECT parent_image_id FROM jobs j JOIN images i ON i.id = j.parent_image_id WHERE NOT i.hidden"
                 " GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
@@ -715,19 +718,19 @@ def main() -> None:
             f"  database: {counts[0]} images, {counts[1]} votes, {counts[2]} jobs, {counts[3]} members; "
             f"top score {counts[4]}"
         )
-        run(args, env, visible, int(remixed[0]) if remixed else visible[0])
+        run(args, env, visible, spare, int(remixed[0]) if remixed else visible[0])
     finally:
         from atelier.db import engine_for
 
         engine_for.cache_clear()
-        if args.keep:
+        if args.keep or args.database:
             print(f"kept {url}")
         else:
             with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run(args: argparse.Namespace, env: dict[str, str], visible: list[int], remixed: int) -> None:
+def run(args: argparse.Namespace, env: dict[str, str], visible: list[int], spare: list[int], remixed: int) -> None:
     with gallery_server(env, args.workers, Path(env["ATELIER_DATA_DIR"])) as ports:
         port = ports[0]
         has_api = get(port, "/api/images?limit=1")[0] == 200
@@ -761,6 +764,9 @@ def run(args: argparse.Namespace, env: dict[str, str], visible: list[int], remix
         rows: list[tuple[str, dict[str, float], dict[str, float], dict[str, float]]] = []
         voters = voting(env["ATELIER_DATABASE_URL"], args.vote_rate, args.members, visible)
         with context.Pool(args.clients) as pool, voters:
+            # Warm up as a server that has been up a while is: every process's connection pool and
+            # PostgreSQL's backends at this concurrency, on image pages that are not measured.
+            hammer(pool, ports, [f"/images/{image_id}" for image_id in spare], args.clients, 10)
             for kind, paths in kinds.items():
                 for path in paths[:1]:
                     status, body = get(port, path)
