@@ -27,8 +27,10 @@ def main() -> None:
         proxy_headers=True,
         # Open job pages hold event streams; don't let them keep a stopping server up.
         timeout_graceful_shutdown=5,
-        log_level="info",
-        log_config=None,  # uvicorn's lines go through atelier.logging_setup like every other
+        # uvicorn's lines (its access log too) go through atelier.logging_setup like every other, at
+        # the level chosen there (ATELIER_LOG_LEVEL): no level or config of its own.
+        log_level=None,
+        log_config=None,
     )
 
 

@@ -92,6 +92,19 @@ def test_import_boundary() -> None:
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
+def healthz(process: Process, port: int, timeout: float = 60) -> object:
+    """/healthz's answer from a gallery process that is starting, once it listens."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                return json.load(response)
+        except OSError:
+            if time.monotonic() > deadline or process.popen.poll() is not None:
+                raise
+            time.sleep(0.2)
+
+
 def test_python_m_gallery_serves_on_configured_port(registered: Settings, tmp_path: Path) -> None:
     """`python -m gallery` listens on ATELIER_GALLERY_HOST/PORT and answers /healthz."""
     port = free_port()
@@ -102,15 +115,23 @@ def test_python_m_gallery_serves_on_configured_port(registered: Settings, tmp_pa
     )
     try:
         process.wait_for_log("Uvicorn running", timeout=60)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
-                    assert json.load(response) == {"status": "ok"}
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        assert healthz(process, port) == {"status": "ok"}
     finally:
         process.stop()
+
+
+def test_python_m_gallery_logs_requests_only_at_the_configured_level(registered: Settings, tmp_path: Path) -> None:
+    """ATELIER_LOG_LEVEL=WARNING keeps uvicorn's per-request lines out of the log, as it does every
+    other INFO line (at the default INFO, each request is logged)."""
+    lines = {}
+    for level in ("WARNING", "INFO"):
+        port = free_port()
+        env = {"ATELIER_GALLERY_HOST": "127.0.0.1", "ATELIER_GALLERY_PORT": str(port), "ATELIER_LOG_LEVEL": level}
+        process = Process(["-m", "gallery"], tmp_path / f"gallery-{level}.log", env=env)
+        try:
+            assert healthz(process, port) == {"status": "ok"}
+        finally:
+            process.stop()
+        lines[level] = process.log()
+    assert "GET /healthz" not in lines["WARNING"]
+    assert "GET /healthz" in lines["INFO"]
