@@ -62,7 +62,6 @@ class ChangeNotices:
         self._conninfo = conninfo
         self._connection: psycopg.AsyncConnection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._connecting: asyncio.Lock | None = None
         self._retry_at = 0.0
         self.generation = 0
         # Callers waiting for the next round trip (one not yet sent), and the task sending them.
@@ -77,10 +76,12 @@ class ChangeNotices:
         Concurrent callers share round trips: all who arrive while one is on the wire wait for the
         next, so a busy process makes one at a time instead of one per request in a queue."""
         loop = asyncio.get_running_loop()
-        if self._waiting is None or self._waiting.get_loop() is not loop:
+        if self._loop is not loop:  # a new event loop (a restarted server): its own connection and task
+            self._loop, self._connection, self._waiting, self._sender = loop, None, None, None
+        if self._waiting is None:
             self._waiting = loop.create_future()
         waiting = self._waiting
-        if self._sender is None or self._sender.done() or self._sender.get_loop() is not loop:
+        if self._sender is None or self._sender.done():
             self._sender = loop.create_task(self._send_round_trips())
         return await asyncio.shield(waiting)
 
@@ -112,21 +113,18 @@ class ChangeNotices:
             await connection.close()
 
     async def _connected(self) -> psycopg.AsyncConnection | None:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:  # a new event loop (a restarted server): its own connection
-            self._loop, self._connection, self._connecting = loop, None, asyncio.Lock()
-        assert self._connecting is not None
-        async with self._connecting:
-            if self._connection is not None and not self._connection.closed:
-                return self._connection
-            if time.monotonic() < self._retry_at:
-                return None
-            connection = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, connect_timeout=5)
-            connection.add_notify_handler(self._noticed)
-            await connection.execute(f"LISTEN {CHANNEL}")
-            self.generation += 1  # notices may have been missed while there was no connection
-            self._connection = connection
-            return connection
+        """The LISTEN connection, connecting when there is none. Only the round-trip task calls
+        this, one call at a time, so connecting needs no lock."""
+        if self._connection is not None and not self._connection.closed:
+            return self._connection
+        if time.monotonic() < self._retry_at:
+            return None
+        connection = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, connect_timeout=5)
+        connection.add_notify_handler(self._noticed)
+        await connection.execute(f"LISTEN {CHANNEL}")
+        self.generation += 1  # notices may have been missed while there was no connection
+        self._connection = connection
+        return connection
 
     def _noticed(self, _: psycopg.Notify) -> None:
         self.generation += 1
