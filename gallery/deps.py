@@ -65,20 +65,17 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """A database session for the request. Making one does no I/O (it connects on first use).
     Closing a read-only route's session does none either; closing any other hands the connection
     back to the pool, which rolls back, so that runs in a worker thread."""
-    if request.scope.get("endpoint") in READ_ONLY_ENDPOINTS:
-        reader: sessionmaker[Session] = request.app.state.read_session_factory
-        session = reader()
-        try:
-            yield session
-        finally:
-            session.close()
-        return
-    factory: sessionmaker[Session] = request.app.state.session_factory
+    reads_only = request.scope.get("endpoint") in READ_ONLY_ENDPOINTS
+    state = request.app.state
+    factory: sessionmaker[Session] = state.read_session_factory if reads_only else state.session_factory
     session = factory()
     try:
         yield session
     finally:
-        await run_in_threadpool(session.close)
+        if reads_only:
+            session.close()
+        else:
+            await run_in_threadpool(session.close)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
