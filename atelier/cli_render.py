@@ -37,7 +37,8 @@ def submit_and_wait(settings: Settings, fields: Mapping[str, Any], timeout: floa
             f"cannot reach Redis at {settings.redis_url} ({error}); start the system with `atelier up`"
         ) from None
     migrate(settings.database_url)
-    listener = client.pubsub()  # type: ignore[no-untyped-call]
+    # redis-py 8.2 (what a fresh install gets today) types `pubsub()`; older releases leave it untyped.
+    listener = client.pubsub()  # type: ignore[no-untyped-call, unused-ignore]
     sessions = session_factory(settings.database_url)
     with sessions() as session:
         try:
