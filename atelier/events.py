@@ -12,10 +12,13 @@ the database number of the URL they are used with.
 from __future__ import annotations
 
 import json
+import logging
 from functools import lru_cache
 from typing import Any
 
 import redis
+
+log = logging.getLogger(__name__)
 
 
 def _database(client: redis.Redis) -> int:
@@ -48,11 +51,16 @@ def shared_client(url: str) -> redis.Redis:
 
 
 def publish(client: redis.Redis, kind: str, job_id: int, **data: Any) -> None:
-    """Publish `job.<kind>`; a lost event only delays a reader, who can always re-read the job."""
+    """Publish `job.<kind>`. A lost event only delays a reader, who can always re-read the job, so Redis
+    being down is logged, never raised: the state change the event reports is already committed, and a
+    raise here would undo nothing but could fail a render that succeeded."""
     message = json.dumps({"type": f"job.{kind}", "job_id": job_id, **data})
     prefix = f"atelier:{_database(client)}:"
-    client.publish(f"{prefix}job:{job_id}", message)
-    client.publish(f"{prefix}events", message)
+    try:
+        client.publish(f"{prefix}job:{job_id}", message)
+        client.publish(f"{prefix}events", message)
+    except redis.RedisError as error:
+        log.warning("job %s: event job.%s not published (%s)", job_id, kind, error, extra={"job_id": job_id})
 
 
 def decode(raw: str | bytes) -> dict[str, Any]:

@@ -303,9 +303,9 @@ def fail(
         return None
     if job.attempts < max_attempts:
         job.state, job.lease_owner, job.lease_expires_at = JobState.QUEUED, None, None
-        job.error = reason
+        job.error, job.enqueued_at = reason, None
         session.commit()
-        enqueue(job, client)
+        _send_again(session, client, job)
         return JobState.QUEUED
     job.state, job.error, job.finished_at, job.lease_expires_at = JobState.FAILED, reason, _now(), None
     session.commit()
@@ -335,15 +335,22 @@ def release(session: Session, client: redis.Redis, job_id: int, worker: str, set
         return False
     job = get_job(session, job_id)
     session.refresh(job)
+    _send_again(session, client, job, settings)
+    events.publish(client, "queued", job_id)
+    return True
+
+
+def _send_again(session: Session, client: redis.Redis, job: Job, settings: Settings | None = None) -> None:
+    """A fresh broker message for a job put back in the queue. Redis being down loses nothing: the job
+    keeps `enqueued_at` empty, and the sweeper sends it once the broker is back."""
     try:
         enqueue(job, client, settings)
-    except Exception:  # the sweeper sends it once the broker is back (enqueued_at stays empty)
-        log.exception("job %s: released; enqueue failed, the sweeper will retry", job_id, extra={"job_id": job_id})
+    except Exception:
+        log.exception("job %s: back in the queue; enqueue failed, the sweeper will retry", job.id,
+                      extra={"job_id": job.id})  # fmt: skip
     else:
         job.enqueued_at = _now()
         session.commit()
-    events.publish(client, "queued", job_id)
-    return True
 
 
 @dataclass(frozen=True)

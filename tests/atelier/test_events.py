@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import redis
 
 from atelier import events
@@ -25,3 +26,9 @@ def test_an_install_on_another_database_does_not_hear_the_event(redis_url: str) 
     events.publish(events.redis_client(ours), "done", 1, image_ids=[1])
     message = listener.get_message(timeout=2)
     assert message is not None and events.decode(message["data"])["job_id"] == 1
+
+
+def test_an_event_redis_cannot_take_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    """Readers can always re-read the job, so a lost event is a warning, never an error for the caller."""
+    events.publish(redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5), "done", 5)
+    assert "job 5: event job.done not published" in caplog.text

@@ -53,7 +53,7 @@ def test_jobs_survive_a_broker_that_forgot_them(
             if done == JOBS:
                 break
             time.sleep(1)
-        log = worker.log()
+    log = worker.log()  # read after the worker stopped: a job's "done" line follows its commit
     with session_factory(settings.database_url)() as session:
         assert session.scalar(select(func.count()).where(Job.id.in_(ids), Job.state == JobState.DONE)) == JOBS
         assert session.scalar(select(func.count()).select_from(Image).where(Image.job_id.in_(ids))) == JOBS

@@ -107,6 +107,32 @@ def test_complete_is_idempotent(session: Session, registered: Settings, broker) 
     assert [json.loads(m["data"])["type"] for m in events] == ["job.done"]
 
 
+def dead_redis() -> redis.Redis:
+    return redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+
+
+def test_complete_holds_when_redis_is_down(session: Session, registered: Settings) -> None:
+    """The images are recorded and the job is done even though its `job.done` event cannot be sent: a
+    render that succeeded is never counted as a failed attempt because of Redis."""
+    job = new_job(session, registered)
+    assert jobs.claim(session, job.id, "w1", 60)
+    assert jobs.complete(session, dead_redis(), job.id, "w1", [RECORD]) is True
+    session.refresh(job)
+    assert job.state == JobState.DONE and session.query(Image).filter_by(job_id=job.id).count() == 1
+
+
+def test_a_failure_with_redis_down_leaves_the_job_for_the_sweeper(session: Session, registered: Settings) -> None:
+    """A failed attempt is queued again; with no broker to take the message it is marked unsent, so the
+    sweeper sends it once Redis is back."""
+    job = new_job(session, registered)
+    assert jobs.claim(session, job.id, "w1", 60)
+    assert jobs.fail(session, dead_redis(), job.id, "w1", "RuntimeError: boom", registered.render.max_attempts) == (
+        JobState.QUEUED
+    )
+    session.refresh(job)
+    assert job.state == JobState.QUEUED and job.enqueued_at is None
+
+
 def test_failure_requeues_until_attempts_run_out(session: Session, registered: Settings, broker) -> None:
     """A failing render is retried, then marked failed with its reason."""
     job = new_job(session, registered)
