@@ -198,6 +198,17 @@ class StepReporter:
         return True
 
 
+def outcome_summary(outcomes: list[tuple[int, str]]) -> str:
+    """What became of a rendered group's jobs, for the log: "done" when all went alike, else each outcome
+    with its job ids ("done (7, 9); rendered, but … (8)"), so the log says which job of a batch was done."""
+    by_outcome: dict[str, list[int]] = {}
+    for job_id, outcome in outcomes:
+        by_outcome.setdefault(outcome, []).append(job_id)
+    if len(by_outcome) == 1:
+        return next(iter(by_outcome))
+    return "; ".join(f"{outcome} ({', '.join(map(str, ids))})" for outcome, ids in by_outcome.items())
+
+
 USER_FACING_ERRORS = (AtelierError, ModelNotLoadable, NetworkMissing, RenderOutOfMemory)
 
 
@@ -260,8 +271,8 @@ def _render_claimed(
             records = _store(recipe, images, checkpoint)
             match = matches_stored(session, job, images)
             done = jobs.complete(session, client, job.id, WORKER_ID, records, seconds, exact_match=match)
-            outcomes.append("done" if done else "rendered, but the job was taken away or cancelled")
-        return f"{', '.join(dict.fromkeys(outcomes))} in {elapsed:.2f}s"
+            outcomes.append((job.id, "done" if done else "rendered, but the job was taken away or cancelled"))
+        return f"{outcome_summary(outcomes)} in {elapsed:.2f}s"
     except InterruptedError:
         if reporter is not None and reporter.shutting_down:
             held = [job.id for job in group if reporter.lease.holds(job.id)]

@@ -21,17 +21,21 @@ pytestmark = pytest.mark.slow
 
 JOBS = 100
 DONE = re.compile(r"(?:job (\d+)|batch of \d+ jobs \(([\d, ]+)\)): done in")
+SOME_DONE = re.compile(r"batch of \d+ jobs \([\d, ]+\): (?:.*; )?done \(([\d, ]+)\)")
 
 
 def rendered_ids(log: str) -> list[int]:
-    """Job ids from the worker's own "job 7: done in …" and "batch of 3 jobs (7, 8, 9): done in …" lines
-    (Celery's task trace repeats each result; it is left out)."""
+    """Job ids from the worker's own "job 7: done in …", "batch of 3 jobs (7, 8, 9): done in …" and
+    "batch of 3 jobs (7, 8, 9): done (7, 9); … in …" lines (Celery's task trace repeats each result;
+    it is left out)."""
     found = []
     for line in log.splitlines():
         if "celery.app.trace" in line:
             continue
         for match in DONE.finditer(line):
             found += [int(n) for n in (match.group(1) or match.group(2)).split(",")]
+        for match in SOME_DONE.finditer(line):
+            found += [int(n) for n in match.group(1).split(",")]
     return found
 
 
