@@ -6,6 +6,7 @@ import pytest
 import redis
 
 from atelier import events
+from tests.helpers.private_services import unreachable_redis
 
 
 def test_channels_carry_the_database_number() -> None:
@@ -30,5 +31,5 @@ def test_an_install_on_another_database_does_not_hear_the_event(redis_url: str) 
 
 def test_an_event_redis_cannot_take_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     """Readers can always re-read the job, so a lost event is a warning, never an error for the caller."""
-    events.publish(redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5), "done", 5)
+    events.publish(unreachable_redis(), "done", 5)
     assert "job 5: event job.done not published" in caplog.text

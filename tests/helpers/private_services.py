@@ -29,6 +29,11 @@ def _wait(check: object, what: str, timeout: float = 30.0) -> None:
     raise TimeoutError(f"{what} did not come up in {timeout}s")
 
 
+def unreachable_redis() -> redis.Redis:
+    """A client for a port nothing listens on: Redis down, as services must survive it."""
+    return redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+
+
 class PrivateRedis:
     """redis-server on a socket, keeping nothing on disk: a restart loses every message, as in production
     without persistence."""

@@ -20,6 +20,7 @@ from atelier.queue import SHARED_QUEUE
 from atelier.schema import Image, Job, JobSource, JobState, ModelFile, ModelKind, Role, User
 from atelier.services import jobs
 from atelier.settings import RedisSettings, Settings
+from tests.helpers.private_services import unreachable_redis
 
 RECORD = jobs.ImageRecord(index=0, seed=1, file_path="ab/x.png", thumbnail_path="ab/x.webp", width=64, height=64,
                           infotext="x")  # fmt: skip
@@ -107,16 +108,12 @@ def test_complete_is_idempotent(session: Session, registered: Settings, broker) 
     assert [json.loads(m["data"])["type"] for m in events] == ["job.done"]
 
 
-def dead_redis() -> redis.Redis:
-    return redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
-
-
 def test_complete_holds_when_redis_is_down(session: Session, registered: Settings) -> None:
     """The images are recorded and the job is done even though its `job.done` event cannot be sent: a
     render that succeeded is never counted as a failed attempt because of Redis."""
     job = new_job(session, registered)
     assert jobs.claim(session, job.id, "w1", 60)
-    assert jobs.complete(session, dead_redis(), job.id, "w1", [RECORD]) is True
+    assert jobs.complete(session, unreachable_redis(), job.id, "w1", [RECORD]) is True
     session.refresh(job)
     assert job.state == JobState.DONE and session.query(Image).filter_by(job_id=job.id).count() == 1
 
@@ -126,9 +123,8 @@ def test_a_failure_with_redis_down_leaves_the_job_for_the_sweeper(session: Sessi
     sweeper sends it once Redis is back."""
     job = new_job(session, registered)
     assert jobs.claim(session, job.id, "w1", 60)
-    assert jobs.fail(session, dead_redis(), job.id, "w1", "RuntimeError: boom", registered.render.max_attempts) == (
-        JobState.QUEUED
-    )
+    state = jobs.fail(session, unreachable_redis(), job.id, "w1", "RuntimeError: boom", registered.render.max_attempts)
+    assert state == JobState.QUEUED
     session.refresh(job)
     assert job.state == JobState.QUEUED and job.enqueued_at is None
 

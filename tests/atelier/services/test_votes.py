@@ -18,6 +18,7 @@ from atelier.db import session_factory
 from atelier.errors import Forbidden, NotFound, Refused
 from atelier.schema import Image, Job, JobSource, JobState, User, Vote
 from atelier.services import votes
+from tests.helpers.private_services import unreachable_redis
 
 
 @pytest.fixture
@@ -160,8 +161,7 @@ def test_rate_window_resets_each_minute(rate_redis: redis.Redis) -> None:
 
 def test_rate_counter_down_lets_votes_through(session: Session) -> None:
     """Redis being unreachable does not stop voting (the database still allows one vote each)."""
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
-    assert votes.toggle(session, member(session, "bo"), image(session), client=dead, per_minute=1).voted
+    assert votes.toggle(session, member(session, "bo"), image(session), client=unreachable_redis(), per_minute=1).voted
 
 
 def test_tally_and_voted_images(session: Session) -> None:
