@@ -52,7 +52,7 @@ def test_red_circle_on_blue(pipe: StableDiffusionPipeline) -> None:
 
 
 @pytest.mark.xfail(
-    strict=True, reason="known v1 limitation: layout comes from the noise, not the shape word (MODEL_CARD)"
+    strict=True, reason="known v1 limitation: the model ignores the shape word (MODEL_CARD, bench/caption_reliance.py)"
 )
 def test_shape_words_change_the_shape(pipe: StableDiffusionPipeline) -> None:
     """Same seed, different shape word: the drawn masks differ substantially."""
