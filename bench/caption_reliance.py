@@ -83,8 +83,7 @@ def report(pipe: Any, classifier: scoring.ShapeClassifier, attribute: str, count
     latents = vae.encode(train.images_to_tensor([data.render(s) for s in specs])).latent_dist.mean * scale
 
     def decode(latent: torch.Tensor) -> list[np.ndarray]:
-        pixels = vae.decode(latent / scale).sample.clamp(-1, 1)
-        return list(((pixels + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
+        return train.tensor_to_images(vae.decode(latent / scale).sample)
 
     captions = {
         "right": [data.caption(s) for s in specs],

@@ -106,8 +106,7 @@ def vae_round_trip(pipe: object, images: list[np.ndarray]) -> list[np.ndarray]:
     vae = pipe.vae  # type: ignore[attr-defined]
     parameter = next(vae.parameters())
     pixels = train.images_to_tensor(images).to(parameter.device, parameter.dtype)
-    decoded = vae.decode(vae.encode(pixels).latent_dist.mean).sample.float().clamp(-1, 1)
-    return list(((decoded + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
+    return train.tensor_to_images(vae.decode(vae.encode(pixels).latent_dist.mean).sample.float())
 
 
 def score(cases: list[Case], images: list[np.ndarray], classifier: scoring.ShapeClassifier) -> dict[str, float]:

@@ -81,6 +81,11 @@ def images_to_tensor(images: Iterable[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
 
 
+def tensor_to_images(pixels: torch.Tensor) -> list[np.ndarray]:
+    """The inverse of `images_to_tensor`: float NCHW in [-1, 1] (clamped) -> uint8 HWC arrays."""
+    return list(((pixels.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
+
+
 def lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
     """Linear warmup then cosine decay to 10%."""
 
