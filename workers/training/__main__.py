@@ -4,6 +4,8 @@ Stages run in order and each writes under --out, so a long run can be resumed st
   base       VAE, then text encoder + UNet; saved in diffusers layout to OUT/diffusers
   refine     continue text encoder + UNet with offset noise so colours come from the caption (OUT/diffusers)
   decoder    decoder-only VAE fine-tune (latent space unchanged), written back into OUT/diffusers/vae
+  text       text encoder pretrained on the captions' attributes, then frozen (OUT/diffusers/text_encoder)
+  vpred      UNet moved to v-prediction at zero terminal SNR, the shipped objective (OUT/diffusers/unet)
   lora       kohya-format style LoRA on top of the base (OUT/lora.safetensors)
   embedding  textual-inversion embedding (OUT/embedding.safetensors)
   export     single-file checkpoint + config folder + LoRA + embedding into --models-dir
@@ -17,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-STAGES = ("base", "refine", "decoder", "lora", "embedding", "export")
+STAGES = ("base", "refine", "decoder", "text", "vpred", "lora", "embedding", "export")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,6 +63,10 @@ def run(out: Path, models_dir: Path, *, seed: int, quick: bool, stages: list[str
             _stage_refine(cfg)
         elif stage == "decoder":
             _stage_decoder(cfg)
+        elif stage == "text":
+            _stage_text(cfg)
+        elif stage == "vpred":
+            _stage_vpred(cfg)
         elif stage == "lora":
             from workers.training import lora
 
@@ -117,6 +123,29 @@ def _stage_decoder(cfg: object) -> None:
         cfg, AutoencoderKL.from_pretrained(str(directory)), cfg.decoder_steps, cfg.decoder_samples
     )
     vae.save_pretrained(directory)
+
+
+def _stage_text(cfg: object) -> None:
+    from workers.training import data, pipeline, text_pretrain, train
+
+    assert isinstance(cfg, train.TrainConfig)
+    pipe = pipeline.load_diffusers(cfg.out_dir / "diffusers")
+    samples = data.dataset(cfg.seed + 2, cfg.base_samples)
+    text_encoder = text_pretrain.pretrain_text_encoder(cfg, pipe.tokenizer, pipe.text_encoder, samples)
+    text_encoder.save_pretrained(cfg.out_dir / "diffusers" / "text_encoder")
+
+
+def _stage_vpred(cfg: object) -> None:
+    from workers.training import pipeline, train
+
+    assert isinstance(cfg, train.TrainConfig)
+    pipe = pipeline.load_diffusers(cfg.out_dir / "diffusers")
+
+    def checkpoint(unet: object, text_encoder: object) -> None:
+        pipeline.assemble(pipe.vae, text_encoder, pipe.tokenizer, unet).save_pretrained(cfg.out_dir / "partial")  # type: ignore[arg-type]
+
+    unet = train.train_vpred(cfg, pipe.vae, pipe.tokenizer, pipe.unet, pipe.text_encoder, checkpoint)
+    pipeline.assemble(pipe.vae, pipe.text_encoder, pipe.tokenizer, unet).save_pretrained(cfg.out_dir / "diffusers")
 
 
 if __name__ == "__main__":

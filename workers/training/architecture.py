@@ -45,8 +45,8 @@ UNET_CONFIG: dict[str, Any] = {
     "act_fn": "silu",
 }
 
-# Training noise schedule = SD1.x's (scaled_linear 0.00085..0.012 over 1000 steps, epsilon prediction).
-SCHEDULER_KWARGS: dict[str, Any] = {
+# The first stages' noise schedule = SD1.x's (scaled_linear 0.00085..0.012 over 1000 steps, epsilon prediction).
+EPSILON_SCHEDULER_KWARGS: dict[str, Any] = {
     "num_train_timesteps": 1000,
     "beta_start": 0.00085,
     "beta_end": 0.012,
@@ -55,14 +55,24 @@ SCHEDULER_KWARGS: dict[str, Any] = {
     "clip_sample": False,
 }
 
+# The shipped model's objective (the `vpred` stage on): the same betas rescaled to zero terminal SNR, v-prediction,
+# trailing timesteps (Lin et al. 2024, what SD2.1-v fine-tunes use). Why: at SD1's terminal SNR a flat 16x16
+# picture's layout survives t=999, so the UNet reads shapes and places out of the noisy latent rather than the
+# caption, and sampling from pure noise draws them at random (measured: shape and position at chance).
+SCHEDULER_KWARGS: dict[str, Any] = {
+    **EPSILON_SCHEDULER_KWARGS,
+    "prediction_type": "v_prediction",
+    "rescale_betas_zero_snr": True,
+    "timestep_spacing": "trailing",
+}
+
 # What the pipeline samples with by default (the worker swaps schedulers per sampler name anyway).
 SHIPPED_SCHEDULER: dict[str, Any] = {
     "_class_name": "DPMSolverMultistepScheduler",
     **{k: v for k, v in SCHEDULER_KWARGS.items() if k != "clip_sample"},
     "algorithm_type": "dpmsolver++",
     "solver_order": 2,
-    "steps_offset": 1,
-    "timestep_spacing": "leading",
+    "steps_offset": 1,  # unused with trailing spacing; 1 keeps diffusers from warning
     "use_karras_sigmas": False,
 }
 
@@ -95,8 +105,9 @@ def build_text_encoder(vocab_size: int) -> CLIPTextModel:
     return CLIPTextModel(text_config(vocab_size))
 
 
-def build_noise_scheduler() -> DDPMScheduler:
-    return DDPMScheduler(**SCHEDULER_KWARGS)
+def build_noise_scheduler(*, epsilon: bool = False) -> DDPMScheduler:
+    """The training schedule: the shipped objective, or SD1's epsilon one for the first stages."""
+    return DDPMScheduler(**(EPSILON_SCHEDULER_KWARGS if epsilon else SCHEDULER_KWARGS))
 
 
 def count_parameters(model: Any) -> int:

@@ -66,7 +66,7 @@ def train_and_save(cfg: train.TrainConfig, steps: int | None = None, batch: int 
     latents = train.encode_latents(vae, [s.image for s in samples])
     input_ids = train.tokenize(tok, [s.caption for s in samples])
     opt = torch.optim.AdamW([table], lr=lr, weight_decay=0.0)
-    noise_scheduler = architecture.build_noise_scheduler()
+    noise_scheduler = architecture.build_noise_scheduler()  # the shipped base's objective
     gen = torch.Generator().manual_seed(cfg.seed + 7)
     keep = torch.ones(len(table), dtype=torch.bool)
     keep[new_ids] = False
@@ -81,7 +81,6 @@ def train_and_save(cfg: train.TrainConfig, steps: int | None = None, batch: int 
             input_ids[idx],
             gen,
             cfg.snr_gamma,
-            cfg.refine_offset_noise,  # same objective as the refined base, else colours leak from the latent
         )
         opt.zero_grad(set_to_none=True)
         loss.backward()

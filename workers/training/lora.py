@@ -81,7 +81,7 @@ def train_and_save(cfg: train.TrainConfig, steps: int | None = None, batch: int 
     params = [p for m in (unet, text_encoder) for p in m.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, train.lr_lambda(min(20, steps), steps))
-    noise_scheduler = architecture.build_noise_scheduler()
+    noise_scheduler = architecture.build_noise_scheduler()  # the shipped base's objective
     gen = torch.Generator().manual_seed(cfg.seed + 5)
     unet.train()
     text_encoder.train()
@@ -96,7 +96,6 @@ def train_and_save(cfg: train.TrainConfig, steps: int | None = None, batch: int 
             input_ids[idx],
             gen,
             cfg.snr_gamma,
-            cfg.refine_offset_noise,  # same objective as the refined base, else colours leak from the latent
         )
         opt.zero_grad(set_to_none=True)
         loss.backward()
