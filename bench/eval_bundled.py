@@ -137,12 +137,16 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the scores here")
     parser.add_argument("--save-grid", type=Path, default=None, help="PNG of the first 48 seen renders")
     parser.add_argument("--quick", action="store_true", help="a handful of prompts: checks the script, not the model")
+    parser.add_argument("--seen", type=int, default=None, help="score only the first N seen prompts (a quick look)")
     parser.add_argument("--update-docs", action="store_true", help="write scores into MODEL_CARD.md / RESULTS.md")
     args = parser.parse_args()
+    if args.update_docs and (args.quick or args.seen):
+        parser.error("--update-docs records the full evaluation; drop --quick and --seen")
     torch.set_num_threads(1)
     started = time.time()
 
     n_seen, n_held, n_lora, n_emb = (8, 4, 4, 3) if args.quick else (96, 1000, 20, 10)
+    n_seen = args.seen or n_seen
     classifier = scoring.train_shape_classifier(count=300 if args.quick else 2000, steps=30 if args.quick else 300)
     render, pipe, path = make_renderer(args.models_dir, args.steps, args.cfg, args.sampler)
     print(f"render path: {path}")
