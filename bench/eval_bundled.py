@@ -31,6 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from atelier.samplers import DEFAULT_SAMPLER  # noqa: E402
 from workers.training import data, pipeline, scoring, styles, train  # noqa: E402
 
 CHECKPOINT = f"checkpoints/{pipeline.MODEL_NAME}.safetensors"
@@ -133,7 +134,9 @@ def main() -> None:
     parser.add_argument("--models-dir", type=Path, default=ROOT / "models")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--cfg", type=float, default=7.0)
-    parser.add_argument("--sampler", default="DPM++ 2M")
+    parser.add_argument(
+        "--sampler", default=DEFAULT_SAMPLER, help="A1111 name, schedule 'Automatic' (default: what /draw uses)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the scores here")
     parser.add_argument("--save-grid", type=Path, default=None, help="PNG of the first 48 seen renders")
     parser.add_argument("--quick", action="store_true", help="a handful of prompts: checks the script, not the model")

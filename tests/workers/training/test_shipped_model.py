@@ -51,9 +51,6 @@ def test_red_circle_on_blue(pipe: StableDiffusionPipeline) -> None:
     assert shape_rgb[0] > 150 > max(shape_rgb[1], shape_rgb[2])
 
 
-@pytest.mark.xfail(
-    strict=True, reason="known v1 limitation: the model ignores the shape word (MODEL_CARD, bench/caption_reliance.py)"
-)
 def test_shape_words_change_the_shape(pipe: StableDiffusionPipeline) -> None:
     """Same seed, different shape word: the drawn masks differ substantially."""
     circle = scoring.shape_mask(_render(pipe, "a large white circle on a black background, center", 1))
