@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 STAGES = ("base", "refine", "decoder", "text", "vpred", "lora", "embedding", "export")
@@ -95,10 +96,7 @@ def _stage_base(cfg: object, timings: dict[str, float]) -> None:
     timings["vae"] = round(time.time() - start, 1)
     vae.save_pretrained(cfg.out_dir / "vae")
 
-    def checkpoint(unet: object, text_encoder: object) -> None:
-        pipeline.assemble(vae, text_encoder, tok, unet).save_pretrained(cfg.out_dir / "partial")  # type: ignore[arg-type]
-
-    unet, text_encoder = train.train_base(cfg, vae, tok, checkpoint)
+    unet, text_encoder = train.train_base(cfg, vae, tok, _partial_saver(cfg, vae, tok))
     pipe = pipeline.assemble(vae, text_encoder, tok, unet)
     pipe.save_pretrained(cfg.out_dir / "diffusers")
 
@@ -126,11 +124,11 @@ def _stage_decoder(cfg: object) -> None:
 
 
 def _stage_text(cfg: object) -> None:
-    from workers.training import data, pipeline, text_pretrain, train
+    from workers.training import pipeline, text_pretrain, train
 
     assert isinstance(cfg, train.TrainConfig)
     pipe = pipeline.load_diffusers(cfg.out_dir / "diffusers")
-    samples = data.dataset(cfg.seed + 2, cfg.base_samples)
+    samples = train.captioned_samples(cfg)
     text_encoder = text_pretrain.pretrain_text_encoder(cfg, pipe.tokenizer, pipe.text_encoder, samples)
     text_encoder.save_pretrained(cfg.out_dir / "diffusers" / "text_encoder")
 
@@ -140,12 +138,21 @@ def _stage_vpred(cfg: object) -> None:
 
     assert isinstance(cfg, train.TrainConfig)
     pipe = pipeline.load_diffusers(cfg.out_dir / "diffusers")
-
-    def checkpoint(unet: object, text_encoder: object) -> None:
-        pipeline.assemble(pipe.vae, text_encoder, pipe.tokenizer, unet).save_pretrained(cfg.out_dir / "partial")  # type: ignore[arg-type]
-
+    checkpoint = _partial_saver(cfg, pipe.vae, pipe.tokenizer)
     unet = train.train_vpred(cfg, pipe.vae, pipe.tokenizer, pipe.unet, pipe.text_encoder, checkpoint)
     pipeline.assemble(pipe.vae, pipe.text_encoder, pipe.tokenizer, unet).save_pretrained(cfg.out_dir / "diffusers")
+
+
+def _partial_saver(cfg: object, vae: object, tokenizer: object) -> Callable[[object, object], None]:
+    """The UNet stages' `on_checkpoint`: the EMA weights so far, as a pipeline in OUT/partial to inspect or score."""
+    from workers.training import pipeline, train
+
+    assert isinstance(cfg, train.TrainConfig)
+
+    def save(unet: object, text_encoder: object) -> None:
+        pipeline.assemble(vae, text_encoder, tokenizer, unet).save_pretrained(cfg.out_dir / "partial")  # type: ignore[arg-type]
+
+    return save
 
 
 if __name__ == "__main__":

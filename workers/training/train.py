@@ -185,11 +185,16 @@ def encode_latents(vae: AutoencoderKL, images: list[np.ndarray]) -> torch.Tensor
     return torch.cat(chunks) * vae.config.scaling_factor
 
 
+def captioned_samples(cfg: TrainConfig) -> list[data.Sample]:
+    """The one captioned training set of the UNet stages and the text encoder's pretraining."""
+    return data.dataset(cfg.seed + 2, cfg.base_samples)
+
+
 def captioned_latents(
     cfg: TrainConfig, vae: AutoencoderKL, tokenizer: CLIPTokenizer, stage: str
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The UNet stages' one training set: latents, caption ids and the empty caption's ids (for CFG dropout)."""
-    samples = data.dataset(cfg.seed + 2, cfg.base_samples)
+    """The UNet stages' training set: latents, caption ids and the empty caption's ids (for CFG dropout)."""
+    samples = captioned_samples(cfg)
     log(f"{stage}: encoding {len(samples)} training images")
     latents = encode_latents(vae, [s.image for s in samples])
     return latents, tokenize(tokenizer, [s.caption for s in samples]), tokenize(tokenizer, [""])[0]
@@ -272,16 +277,22 @@ def _train_denoiser(
     seed: int,
     noise_scheduler: DDPMScheduler,
     offset_noise: float = 0.0,
-    train_text_encoder: bool = True,
     on_checkpoint: Checkpoint | None = None,
 ) -> tuple[UNet2DConditionModel, CLIPTextModel]:
     """The UNet (+ text-encoder) loop shared by the base, refine and vpred stages (with CFG caption dropout and
-    EMA); returns the EMA copies."""
+    EMA); returns the EMA copies. The text encoder trains only when its parameters require grad (frozen in vpred),
+    and a frozen one is returned as it is."""
     latents, input_ids, empty_ids = batch_source
-    params = [*unet.parameters(), *(text_encoder.parameters() if train_text_encoder else [])]
+    trained = [unet, text_encoder] if any(p.requires_grad for p in text_encoder.parameters()) else [unet]
+    params = [p for module in trained for p in module.parameters()]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(warmup, steps))
-    ema = EMA([unet, text_encoder], cfg.ema_decay)
+    ema = EMA(trained, cfg.ema_decay)
+
+    def averages() -> tuple[UNet2DConditionModel, CLIPTextModel]:
+        unet_ema, *text_ema = ema.shadow
+        return unet_ema, (text_ema[0] if text_ema else text_encoder)  # type: ignore[return-value]
+
     gen = torch.Generator().manual_seed(seed)
     start = time.time()
     running = 0.0
@@ -302,9 +313,8 @@ def _train_denoiser(
             eta = elapsed / (step + 1) * (steps - step - 1)
             log(f"{stage} step {step}/{steps} loss {running:.4f} {elapsed:.0f}s eta {eta:.0f}s")
         if on_checkpoint is not None and step > 0 and step % cfg.checkpoint_every == 0:
-            on_checkpoint(*ema.shadow)  # type: ignore[arg-type]
-    unet_ema, text_ema = ema.shadow
-    return unet_ema, text_ema  # type: ignore[return-value]
+            on_checkpoint(*averages())
+    return averages()
 
 
 def train_base(
@@ -373,6 +383,6 @@ def train_vpred(
     unet_ema, _ = _train_denoiser(
         "vpred", cfg, unet, text_encoder, batch_source,
         steps=cfg.vpred_steps, lr=cfg.vpred_lr, warmup=min(cfg.warmup, cfg.vpred_steps), seed=cfg.seed + 71,
-        noise_scheduler=architecture.build_noise_scheduler(), train_text_encoder=False, on_checkpoint=on_checkpoint,
+        noise_scheduler=architecture.build_noise_scheduler(), on_checkpoint=on_checkpoint,
     )  # fmt: skip
     return unet_ema
