@@ -6,6 +6,7 @@ Stages run in order and each writes under --out, so a long run can be resumed st
   decoder    decoder-only VAE fine-tune (latent space unchanged), written back into OUT/diffusers/vae
   text       text encoder pretrained on the captions' attributes, then frozen (OUT/diffusers/text_encoder)
   vpred      UNet moved to v-prediction at zero terminal SNR, the shipped objective (OUT/diffusers/unet)
+  polish     a second, lower-rate v-prediction pass on a fresh draw of pictures (OUT/diffusers/unet)
   lora       kohya-format style LoRA on top of the base (OUT/lora.safetensors)
   embedding  textual-inversion embedding (OUT/embedding.safetensors)
   export     single-file checkpoint + config folder + LoRA + embedding into --models-dir
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-STAGES = ("base", "refine", "decoder", "text", "vpred", "lora", "embedding", "export")
+STAGES = ("base", "refine", "decoder", "text", "vpred", "polish", "lora", "embedding", "export")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,8 +67,8 @@ def run(out: Path, models_dir: Path, *, seed: int, quick: bool, stages: list[str
             _stage_decoder(cfg)
         elif stage == "text":
             _stage_text(cfg)
-        elif stage == "vpred":
-            _stage_vpred(cfg)
+        elif stage in ("vpred", "polish"):
+            _stage_vpred(cfg, polish=stage == "polish")
         elif stage == "lora":
             from workers.training import lora
 
@@ -133,13 +134,13 @@ def _stage_text(cfg: object) -> None:
     text_encoder.save_pretrained(cfg.out_dir / "diffusers" / "text_encoder")
 
 
-def _stage_vpred(cfg: object) -> None:
+def _stage_vpred(cfg: object, *, polish: bool) -> None:
     from workers.training import pipeline, train
 
     assert isinstance(cfg, train.TrainConfig)
     pipe = pipeline.load_diffusers(cfg.out_dir / "diffusers")
     checkpoint = _partial_saver(cfg, pipe.vae, pipe.tokenizer)
-    unet = train.train_vpred(cfg, pipe.vae, pipe.tokenizer, pipe.unet, pipe.text_encoder, checkpoint)
+    unet = train.train_vpred(cfg, pipe.vae, pipe.tokenizer, pipe.unet, pipe.text_encoder, checkpoint, polish=polish)
     pipeline.assemble(pipe.vae, pipe.text_encoder, pipe.tokenizer, unet).save_pretrained(cfg.out_dir / "diffusers")
 
 

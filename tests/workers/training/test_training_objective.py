@@ -94,3 +94,13 @@ def test_text_pretraining_separates_shape_words(tmp_path: Path) -> None:
     text_pretrain.pretrain_text_encoder(cfg, tok, text_encoder, data.dataset(3, 400))
     assert gap() > 2 * before
     assert not any(p.requires_grad for p in text_encoder.parameters())
+
+
+def test_polish_stage_draws_other_pictures_of_the_seen_combinations(tmp_path: Path) -> None:
+    """The polish pass trains on a fresh draw of the same size; held-out combinations stay held out."""
+    cfg = train.TrainConfig(tmp_path, base_samples=200)
+    first, fresh = train.captioned_samples(cfg), train.captioned_samples(cfg, fresh=True)
+    assert len(fresh) == len(first)
+    assert [s.caption for s in fresh] != [s.caption for s in first]
+    held_out = data.held_out_combos()
+    assert all((s.spec.colour, s.spec.shape, s.spec.background) not in held_out for s in fresh)
