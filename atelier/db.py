@@ -7,14 +7,12 @@ step; Alembic's own lock-free upgrade is idempotent, so concurrent starts are ha
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -26,14 +24,6 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # so a process that never serves that many never holds that many.
 POOL_SIZE = 20
 POOL_OVERFLOW = 20
-
-# A pooled connection is pinged before use only when it sat unused this long. SQLAlchemy's
-# `pool_pre_ping` pings on every checkout: a whole extra round trip per gallery page. A connection
-# handed back a moment ago answered its last statement a moment ago; should the server have gone
-# since, its next statement fails as one would mid-request, SQLAlchemy then replaces every
-# connection the pool holds, and read-only pages retry once (`gallery.deps.read_only`).
-PING_AFTER_IDLE_SECONDS = 1.0
-_LAST_USED = "atelier_last_used"
 
 
 @lru_cache(maxsize=8)
@@ -54,29 +44,7 @@ def engine_for(url: str) -> Engine:
             cursor.close()
 
         return engine
-    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
-    _ping_connections_that_sat_idle(engine)
-    return engine
-
-
-def _ping_connections_that_sat_idle(engine: Engine) -> None:
-    """Check out a connection idle for `PING_AFTER_IDLE_SECONDS` or more only after a round trip
-    proves it alive; a dead one is replaced by a new connection (the pool retries the checkout)."""
-
-    def used_now(_: Any, record: Any) -> None:
-        record.info[_LAST_USED] = time.monotonic()
-
-    event.listen(engine, "connect", used_now)
-    event.listen(engine, "checkin", used_now)
-
-    @event.listens_for(engine, "checkout")
-    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        if time.monotonic() - record.info.get(_LAST_USED, float("-inf")) < PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_connection)
-        except engine.dialect.loaded_dbapi.Error as error:
-            raise exc.DisconnectionError(f"a pooled connection no longer answers: {error}") from error
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
 
 
 def session_factory(url: str) -> sessionmaker[Session]:

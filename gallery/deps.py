@@ -8,15 +8,11 @@ for the same mistake.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
-import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -24,8 +20,6 @@ from atelier.errors import InvalidInput, NotFound
 from atelier.settings import Settings
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
-
-log = logging.getLogger(__name__)
 
 # Ids are 32-bit integers in the schema; a larger one would make PostgreSQL raise, not miss.
 MAX_ID = 2**31 - 1
@@ -62,29 +56,9 @@ READ_ONLY_ENDPOINTS: set[Callable[..., Any]] = set()
 
 def read_only(endpoint: Endpoint) -> Endpoint:
     """Mark a route that only reads: its session runs its queries without a transaction
-    (`atelier.db.read_session_factory`), and refuses to write. Apply below the route decorator.
-
-    Such a route runs again, once, when its connection turns out to be dead (the database
-    restarted since the pool last used it; see `atelier.db.PING_AFTER_IDLE_SECONDS`): it changed
-    nothing, so running it again is safe, and the visitor gets the page instead of an error."""
-    if inspect.iscoroutinefunction(endpoint):
-        raise TypeError(f"read_only takes plain `def` routes; {endpoint.__name__} is async")
-
-    @functools.wraps(endpoint)
-    def reading(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return endpoint(*args, **kwargs)
-        except DBAPIError as error:
-            if not error.connection_invalidated:
-                raise
-            log.warning("%s: the database connection was lost (%s); reading again", endpoint.__name__, error.orig)
-            session = kwargs.get("session")
-            if isinstance(session, Session):
-                session.rollback()
-            return endpoint(*args, **kwargs)
-
-    READ_ONLY_ENDPOINTS.add(reading)
-    return cast(Endpoint, reading)
+    (`atelier.db.read_session_factory`), and refuses to write. Apply below the route decorator."""
+    READ_ONLY_ENDPOINTS.add(endpoint)
+    return endpoint
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import time
 
-import psycopg
 import pytest
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import select, text, update
 
-from atelier import db
 from atelier.db import POOL_SIZE, ReadOnlySessionWrote, engine_for, read_session_factory, session_scope
 from atelier.schema import BannedTerm
 
@@ -56,44 +54,3 @@ def test_a_read_session_refuses_an_update_statement(database_url: str) -> None:
         session.execute(update(BannedTerm).values(reason="changed"))
     with session_scope(database_url) as session:
         assert session.scalars(select(BannedTerm.reason)).all() == ["a test"]
-
-
-def _counting_pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    pings: list[object] = []
-    ping = engine.dialect.do_ping
-
-    def counted(dbapi_connection: object) -> bool:
-        pings.append(dbapi_connection)
-        return ping(dbapi_connection)
-
-    monkeypatch.setattr(engine.dialect, "do_ping", counted)
-    return pings
-
-
-def _backend_pid(engine: Engine) -> int:
-    with engine.connect() as connection:
-        return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-
-
-def test_a_connection_used_a_moment_ago_is_not_pinged(postgresql_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Back-to-back requests reuse the pool's connection without an extra round trip each."""
-    engine = engine_for(postgresql_url)
-    pings = _counting_pings(engine, monkeypatch)
-    pids = {_backend_pid(engine) for _ in range(10)}
-    assert len(pids) == 1
-    assert pings == []
-
-
-def test_a_connection_that_sat_idle_is_pinged_and_replaced_when_its_server_process_is_gone(
-    postgresql_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    engine = engine_for(postgresql_url)
-    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.05)
-    first = _backend_pid(engine)
-    with psycopg.connect(postgresql_url.replace("+psycopg", ""), autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (first,))
-    time.sleep(0.1)
-    pings = _counting_pings(engine, monkeypatch)
-    second = _backend_pid(engine)
-    assert len(pings) == 1
-    assert second != first

@@ -57,7 +57,7 @@ def test_worker_and_gallery_recover_from_a_database_restart(
             try:
                 with session_factory(chosen.database_url)() as session:
                     states = list(session.scalars(select(Job.state).where(Job.id.in_(ids))))
-            except Exception:  # a connection used just before the restart fails once, then the pool is renewed
+            except Exception:  # the pool may hand out one dead connection before pre-ping notices
                 states = []
             if states and set(states) == {JobState.DONE}:
                 break
