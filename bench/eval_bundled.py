@@ -169,6 +169,10 @@ def main() -> None:
         "render_path": path,
         "seconds_per_image_1_thread": round(seconds_per_image, 3),
         "cpu_seconds_per_image_1_thread": round(cpu_seconds_per_image, 3),
+        # How busy the machine was while timing (the evaluation itself adds about 1): time per image is only
+        # comparable between runs on an otherwise idle machine.
+        "load_average_when_timed": round(os.getloadavg()[0], 2),
+        "cpu_count": os.cpu_count(),
         "shape_classifier_accuracy_on_ground_truth": classifier.accuracy_on_ground_truth,
     }
     for name, cases in (("seen", seen_cases(n_seen)), ("held_out", held_out_cases()[:n_held])):
@@ -303,7 +307,8 @@ def render_section(results: dict[str, object]) -> str:
         f" circle in {emb.get('yellow_circle', float('nan')):.0%} of n={emb.get('n')} (yellow shape, any form:"
         f" {emb.get('yellow_shape', float('nan')):.0%}).",
         f"- Time per image, 20 steps, 1 CPU thread: {results['seconds_per_image_1_thread']} s wall clock, "
-        f"{results['cpu_seconds_per_image_1_thread']} s of CPU time (the 2-core machine was shared with other work).",
+        f"{results['cpu_seconds_per_image_1_thread']} s of CPU time (load average {results['load_average_when_timed']}"
+        f" on {results['cpu_count']} cores when timed; the evaluation itself adds about 1).",
         "- Shape classifier accuracy on ground-truth renders: "
         f"{results['shape_classifier_accuracy_on_ground_truth']:.0%}.",
         END,
