@@ -386,15 +386,17 @@ def train_vpred(
     when the first pass's cosine schedule ended (measured: its 2000 steps took shape from 72% to 76% on the seen
     prompts and from 54% to 88% on held-out ones).
     """
-    stage, steps, lr, offset = ("polish", cfg.polish_steps, cfg.polish_lr, 81) if polish else (
-        "vpred", cfg.vpred_steps, cfg.vpred_lr, 71)  # fmt: skip
-    torch.manual_seed(cfg.seed + offset - 1)
+    if polish:
+        stage, steps, lr, seed = "polish", cfg.polish_steps, cfg.polish_lr, cfg.seed + 80
+    else:
+        stage, steps, lr, seed = "vpred", cfg.vpred_steps, cfg.vpred_lr, cfg.seed + 70
+    torch.manual_seed(seed)
     batch_source = captioned_latents(cfg, vae, tokenizer, stage, fresh=polish)
     unet.train().requires_grad_(True)
     text_encoder.eval().requires_grad_(False)
     unet_ema, _ = _train_denoiser(
         stage, cfg, unet, text_encoder, batch_source,
-        steps=steps, lr=lr, warmup=min(cfg.warmup, steps), seed=cfg.seed + offset,
+        steps=steps, lr=lr, warmup=min(cfg.warmup, steps), seed=seed + 1,
         noise_scheduler=architecture.build_noise_scheduler(), on_checkpoint=on_checkpoint,
     )  # fmt: skip
     return unet_ema
