@@ -17,11 +17,11 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
-# PostgreSQL connections a process keeps open. The gallery serves up to 40 requests at once in its
-# thread pool (anyio's default), each holding one connection: with SQLAlchemy's default of 5 kept,
-# every request past the fifth opened a new server process and closed it again (at 20 concurrent
-# clients, one request in eight paid for a fresh backend). Connections are opened only when needed,
-# so a process that never serves that many never holds that many.
+# PostgreSQL connections a process keeps open. A gallery process holds one per request in flight in
+# its threads (gallery.threads: the pages' few, plus up to 8 slow tasks) and per event stream's read;
+# with SQLAlchemy's default of 5 kept, a busy moment opened a new server process per request past the
+# fifth and closed it again (at 20 concurrent clients, one request in eight paid for a fresh backend).
+# Connections are opened only when needed, so a process that never serves that many never holds that many.
 POOL_SIZE = 20
 POOL_OVERFLOW = 20
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me"
@@ -134,6 +134,10 @@ class WebSettings(BaseSettings):
     # only bounds relative times ("5 minutes ago") and the top-of-day window.
     page_cache_seconds: float = 30.0
     page_cache_megabytes: int = 64
+    # Worker threads per gallery process for pages and API answers (gallery.threads): their work is
+    # mostly Python, which runs one thread at a time, so more threads only wait for one another. Raise
+    # it when the database is on another machine (a thread then waits out each round trip).
+    page_threads: int = Field(default=2, ge=1, le=64)
 
     @property
     def oauth_configured(self) -> bool:

@@ -38,6 +38,7 @@ from gallery.routes import (
     votes,
 )
 from gallery.security import SecurityHeaders
+from gallery.threads import use_page_threads
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Alembic is synchronous and may take a moment on PostgreSQL: keep the loop free.
         await run_in_threadpool(migrate, settings.database_url)
+        use_page_threads(settings.web.page_threads)
         yield
         if notices is not None:
             await notices.close()

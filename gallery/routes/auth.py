@@ -18,6 +18,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from atelier.errors import Forbidden, NotFound
@@ -26,6 +27,7 @@ from atelier.settings import Settings
 from gallery import login
 from gallery.deps import SessionDep, SettingsDep
 from gallery.templating import templates
+from gallery.threads import run_slow
 from gallery.viewer import ViewerDep, safe_return_path, same_origin
 
 router = APIRouter()
@@ -110,8 +112,13 @@ def _expected_state(request: Request, settings: Settings) -> dict[str, str] | No
 
 
 @router.get(login.CALLBACK_PATH, name="discord_callback")
-def discord_callback(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    """Discord's redirect back: check the state, exchange the code, make the member and a session."""
+async def discord_callback(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """Discord's redirect back: check the state, exchange the code, make the member and a session.
+    The exchange waits on Discord's servers (seconds when they are slow): off the pages' threads."""
+    return await run_slow(_finish_discord_login, request, session, settings)
+
+
+def _finish_discord_login(request: Request, session: Session, settings: Settings) -> Response:
     if not settings.web.oauth_configured:
         raise NotFound("Log in with Discord is not configured on this gallery")
     params = request.query_params

@@ -20,7 +20,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
@@ -33,6 +32,7 @@ from atelier.services.model_import import missing_config_note
 from atelier.settings import Settings
 from gallery.deps import SessionDep, SettingsDep, checked_id
 from gallery.routes.moderation import CHECKED, FormFields, ModeratorDep, act, current_moderator, render
+from gallery.threads import run_slow
 
 router = APIRouter(prefix="/mod/models", dependencies=[Depends(current_moderator)])
 
@@ -89,8 +89,13 @@ def model_action(
 
 
 @router.post("/scan", name="mod_models_scan", dependencies=CHECKED)
-def scan(request: Request, session: SessionDep, settings: SettingsDep, actor: ModeratorDep) -> Response:
-    """Register what the models folder holds (as `atelier models scan`); shows what was added and refused."""
+async def scan(request: Request, session: SessionDep, settings: SettingsDep, actor: ModeratorDep) -> Response:
+    """Register what the models folder holds (as `atelier models scan`); shows what was added and refused.
+    Hashing a folder of checkpoints takes minutes: it runs off the pages' threads."""
+    return await run_slow(_scan, request, session, settings, actor)
+
+
+def _scan(request: Request, session: Session, settings: Settings, actor: User) -> Response:
     paths = settings.paths
     report = model_admin.scan_store(
         session, paths.models_dir, settings.render.default_checkpoint, actor, _hash_cache(settings)
@@ -159,4 +164,4 @@ async def upload(request: Request, session: SessionDep, settings: SettingsDep, a
     if int(declared) > MAX_MODEL_UPLOAD_BYTES + FORM_OVERHEAD:
         raise HTTPException(413, f"the upload is over the {MAX_MODEL_UPLOAD_BYTES // 2**30} GiB limit")
     async with request.form(max_files=1, max_fields=4) as form:
-        return await run_in_threadpool(_import_upload, request, session, settings, actor, form)
+        return await run_slow(_import_upload, request, session, settings, actor, form)

@@ -25,6 +25,7 @@ from atelier.queue import live_workers
 from atelier.services import operations
 from atelier.settings import Settings
 from gallery.deps import SessionDep, SettingsDep
+from gallery.threads import run_slow
 
 router = APIRouter()
 
@@ -51,8 +52,13 @@ def _check(probe: Callable[[], Any]) -> dict[str, Any]:
 
 
 @router.get("/readyz")
-def readyz(session: SessionDep, settings: SettingsDep) -> JSONResponse:
-    """200 when the database and Redis both answer; 503 naming the failing checks otherwise."""
+async def readyz(session: SessionDep, settings: SettingsDep) -> JSONResponse:
+    """200 when the database and Redis both answer; 503 naming the failing checks otherwise. A server
+    that is down makes its probe wait out a timeout: that waits off the pages' threads."""
+    return await run_slow(_readiness, session, settings)
+
+
+def _readiness(session: Session, settings: Settings) -> JSONResponse:
     checks = {
         "database": _check(lambda: session.execute(text("SELECT 1"))),
         "redis": _check(lambda: _probe_client(settings.redis_url).ping()),
@@ -147,8 +153,13 @@ class DatabaseCollector:
 
 
 @router.get("/metrics")
-def metrics(session: SessionDep, settings: SettingsDep) -> Response:
-    """Prometheus text exposition format 0.0.4 (what every Prometheus version scrapes; no UTF-8 names here)."""
+async def metrics(session: SessionDep, settings: SettingsDep) -> Response:
+    """Prometheus text exposition format 0.0.4 (what every Prometheus version scrapes; no UTF-8 names here).
+    Read from Redis too, which may be down: off the pages' threads, as `/readyz`."""
+    return await run_slow(_exposition, session, settings)
+
+
+def _exposition(session: Session, settings: Settings) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(session, settings))  # type: ignore[arg-type]
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_PLAIN_0_0_4)

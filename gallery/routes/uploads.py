@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from atelier.errors import Forbidden, InvalidInput
 from atelier.uploads import FIELD, MAX_UPLOAD_BYTES, store_upload
 from gallery.deps import SettingsDep
+from gallery.threads import run_slow
 from gallery.viewer import ViewerDep, drawing_owner, same_origin
 
 router = APIRouter()
@@ -41,5 +41,5 @@ async def upload_init_image(request: Request, settings: SettingsDep, viewer: Vie
     data = await image.read(MAX_UPLOAD_BYTES + 1)
     if not data:
         raise InvalidInput(FIELD, "the file is empty")
-    stored = await run_in_threadpool(store_upload, settings.paths.images_dir, data)
+    stored = await run_slow(store_upload, settings.paths.images_dir, data)
     return {"init_image": stored.address, "width": stored.width, "height": stored.height}

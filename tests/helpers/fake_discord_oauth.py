@@ -14,6 +14,7 @@ two are used by different processes and share nothing but the URL prefix.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 import threading
@@ -63,6 +64,9 @@ class FakeDiscordOAuth:
         self._codes: dict[str, _Code] = {}
         self._tokens: dict[str, _Code] = {}
         self._lock = threading.Lock()
+        # Cleared, the token endpoint keeps each exchange waiting (Discord being slow) until it is set.
+        self.answering = threading.Event()
+        self.answering.set()
 
     @classmethod
     @contextmanager
@@ -115,6 +119,8 @@ class FakeDiscordOAuth:
     async def _token(self, request: Request) -> Response:
         form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
         self.token_requests.append(form)
+        while not self.answering.is_set():
+            await asyncio.sleep(0.01)
         auth = request.headers.get("authorization", "")
         expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
         if auth != expected:
