@@ -85,6 +85,12 @@ class ChangeNotices:
             self._sender = loop.create_task(self._send_round_trips())
         return await asyncio.shield(waiting)
 
+    @property
+    def listening(self) -> bool:
+        """Whether notices are arriving now (the connection is up, in this event loop)."""
+        connection = self._connection
+        return connection is not None and not connection.closed and self._loop is asyncio.get_running_loop()
+
     async def _send_round_trips(self) -> None:
         while self._waiting is not None:
             waiting, self._waiting = self._waiting, None
@@ -170,13 +176,17 @@ class PageCache:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = self._key(scope)
+        if key is not None and self.notices and self.notices.listening and self._nothing_to_reuse(key):
+            # The page is made from what the database holds now, as fresh as a round trip could make it, so
+            # it need not wait for one. It is kept only if no notice arrives meanwhile.
+            self._forget_if_changed(self.notices.generation)
+            await self._make_and_keep(scope, receive, send, key, self.notices.generation)
+            return
         generation = await self.notices.generation_now() if key is not None and self.notices else None
         if key is None or generation is None:
             await self.app(scope, receive, send)
             return
-        if generation != self._generation:
-            self._pages.clear()
-            self._bytes, self._generation = 0, generation
+        self._forget_if_changed(generation)
         page = self._pages.get(key)
         if page is not None and page.expires > time.monotonic():
             self._pages.move_to_end(key)
@@ -190,6 +200,14 @@ class PageCache:
                 await self._replay(page, send)
                 return
         await self._make_and_keep(scope, receive, send, key, generation)
+
+    def _nothing_to_reuse(self, key: Key) -> bool:
+        return key not in self._pages and key not in self._making
+
+    def _forget_if_changed(self, generation: int) -> None:
+        if generation != self._generation:
+            self._pages.clear()
+            self._bytes, self._generation = 0, generation
 
     @staticmethod
     async def _replay(page: CachedPage, send: Send) -> None:

@@ -254,3 +254,25 @@ def test_requests_arriving_together_share_one_round_trip(registered: Settings) -
     generations, round_trips = asyncio.run(main())
     assert round_trips == 1
     assert len(generations) == 1 and None not in generations
+
+
+def test_a_page_the_cache_does_not_hold_is_made_without_waiting_for_a_round_trip(registered: Settings) -> None:
+    """Once notices arrive, a page the cache does not hold is made at once (its queries run after the
+    request came in, as fresh as a round trip would make them); a page it holds is served only after
+    the round trip that shows nothing changed."""
+
+    async def main() -> tuple[int, bytes, bytes, int]:
+        conninfo = listen_conninfo(registered.database_url)
+        assert conninfo is not None
+        notices = CountedNotices(conninfo)
+        cache = PageCache(SlowPage(), notices, max_age=30, max_bytes=1 << 20)
+        try:
+            await visit(cache, "/")  # the first request connects, in a round trip
+            connecting = notices.round_trips
+            _, _, fresh = await visit(cache, "/images/1")
+            _, _, held = await visit(cache, "/images/1")
+            return connecting, fresh, held, notices.round_trips
+        finally:
+            await notices.close()
+
+    assert asyncio.run(main()) == (1, b"miss", b"hit", 2)
