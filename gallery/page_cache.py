@@ -7,11 +7,13 @@ answered such visitors with, and answers the same request from memory.
 
 Freshness does not rest on a timer. Migration 0010 makes PostgreSQL send a notice (`NOTIFY
 atelier_gallery`) after every commit that changes what these pages show: images, votes, models,
-members' names and roles, finished jobs. Before each cacheable request, `ChangeNotices` makes a
-round trip on its LISTEN connection (one shared by the requests that arrived together), which
-receives every notice committed before the request came in; any notice empties the cache. A
-page is stored only if no notice arrived while it was being rendered, so a page is never older
-than the last commit a visitor could have seen. The age limit only bounds what time alone
+members' names and roles, finished jobs. Before a cacheable request is answered from memory (or
+joins a making of its page already under way), `ChangeNotices` makes a round trip on its LISTEN
+connection (one shared by the requests that arrived together), which receives every notice
+committed before the request came in; any notice empties the cache. A page the cache does not hold
+is made at once: its queries run after the request came in, so it is as fresh as that round trip
+would make it. A page is stored only if no notice arrived while it was being rendered, so a page is
+never older than the last commit a visitor could have seen. The age limit only bounds what time alone
 changes: "5 minutes ago" and the top-of-day window.
 
 Not cached: anything for a logged-in member (their votes, moderator views), any method but GET,
