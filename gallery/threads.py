@@ -4,8 +4,9 @@ FastAPI runs every `def` route (and Starlette its file reads) in anyio's default
 threads. A page's work there is mostly Python (SQLAlchemy rows, the template), which runs one thread
 at a time: with ten requests in flight per process, ten threads took turns at the interpreter lock,
 and the switching cost more than the page. Measured on 2 cores, 2 gallery processes, 20 clients
-opening image pages nobody had opened (bench/RESULTS.md): 40 threads 600 to 800 pages/s at p99
-59 to 78 ms; 2 threads 930 to 980 pages/s at p99 34 to 42 ms, 0.3 ms less CPU per page.
+opening image pages nobody had opened (`bench/gallery_threads.py`, bench/RESULTS.md): 2 threads
+served 1.2 times the pages per second of 40, with less CPU per page and a lower p99; 1, 2 and 4
+threads did alike.
 
 So the default pool is cut to `ATELIER_PAGE_THREADS` when the app starts, and the few routes whose
 work waits for seconds (hashing a model file, an exchange with Discord, storing an upload, a health
