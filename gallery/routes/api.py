@@ -394,6 +394,14 @@ def _image_detail(session: Session, image: Image, viewer: Viewer, remixed: bool)
     )
 
 
+def answer(content: BaseModel) -> JSONResponse:
+    """The model as the JSON answer, serialized in the route's own worker thread. Returned as a model,
+    FastAPI would validate it against the route's response model again in a second worker-thread hop
+    (for `def` routes), queueing once more for one of the few page threads (gallery.threads); the models
+    are validated when built."""
+    return JSONResponse(content.model_dump(mode="json"))
+
+
 # -- routes ----------------------------------------------------------------------------------------
 
 Text = Annotated[str, Query(description="as in the feed's search form")]
@@ -431,7 +439,7 @@ def list_images(
     next_url = None
     if page.next_cursor:
         next_url = _next_url(feed_params(query.filters, cursor=page.next_cursor), limit)
-    return ImagePage(items=items, next_cursor=page.next_cursor, next_url=next_url)
+    return answer(ImagePage(items=items, next_cursor=page.next_cursor, next_url=next_url))
 
 
 @router.get("/api/images/{image_id}", response_model=ImageDetail, responses=_errors(404))
@@ -439,7 +447,7 @@ def list_images(
 def read_image(image_id: str, session: SessionDep, viewer: ViewerDep) -> Any:
     """One image: its recipe and parameters, owner, votes, and lineage (parent, ancestors, remixes) with diffs."""
     image, remixed = visible_image(session, checked_id(image_id, "image"), viewer)
-    return _image_detail(session, image, viewer, remixed)
+    return answer(_image_detail(session, image, viewer, remixed))
 
 
 @router.get("/api/models", response_model=list[ModelOut], responses=_errors(422))
